@@ -1,0 +1,38 @@
+"""The two error types a workbench user sees.
+
+`InvalidSettingError` is raised for any bad input (a knob out of range, an unknown name, an empty
+prompt, a device that is not there). Its message always names the parameter, the value given and
+what is allowed, so the same one line works in a notebook, in a widget and on the command line.
+`ModelUnavailableError` is raised when a model cannot be loaded (not on disk, hub unreachable).
+
+Both derive from `WorkbenchError`, so callers can catch everything the project raises on purpose
+without catching genuine bugs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WorkbenchError(Exception):
+    """Base class of every error workbench raises on purpose."""
+
+
+class InvalidSettingError(WorkbenchError, ValueError):
+    """A parameter has a value that is not allowed."""
+
+    def __init__(self, parameter: str, value: Any, allowed: str) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{parameter}={_short_repr(value)} is not allowed: {allowed}")
+
+
+class ModelUnavailableError(WorkbenchError, OSError):
+    """A model could not be found or fetched."""
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    # A 10,000-token prompt must not flood the message that complains about it.
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

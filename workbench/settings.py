@@ -1,0 +1,140 @@
+"""Generation settings: what each knob means, its default, and the checks on its value.
+
+`GenerationSettings` is the validated, fully resolved set of knobs one run uses. It is built by
+`resolve_settings()` from the user's keywords, the model's own defaults and the model's limits, so a
+bad value is refused before any tensor is touched (nothing is left half-initialised).
+
+Knobs shared by both kinds: max_new_tokens, temperature, seed. Autoregressive only: top_k, top_p.
+Diffusion only: steps, block_size, sampler, early_exit, entropy_bound, threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from workbench.errors import InvalidSettingError
+
+Kind = Literal["autoregressive", "diffusion"]
+
+DIFFUSION_SAMPLERS = {
+    "entropy-bound": "accept the lowest-entropy positions while their summed entropy minus the largest "
+    "stays under entropy_bound; renoise the rest (DiffusionGemma's own sampler; nothing is locked)",
+    "quota": "commit a growing quota of the most confident positions each step (all of them by the "
+    "last step) plus any above threshold; committed tokens are locked (like diffusers' BlockRefinementScheduler)",
+    "confidence": "commit every position whose confidence is above threshold, at least one per step; "
+    "committed tokens are locked (Fast-dLLM style)",
+}
+SCHEDULE = "schedule"  # temperature value meaning: the model's own t_max -> t_min schedule
+
+_DIFFUSION_ONLY = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
+_AR_ONLY = ("top_k", "top_p")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int
+    temperature: float | str  # a constant (0 = argmax) or SCHEDULE
+    seed: int | None
+    top_k: int | None = None
+    top_p: float | None = None
+    steps: int | None = None
+    block_size: int | None = None
+    sampler: str | None = None
+    early_exit: bool = True
+    entropy_bound: float | None = None
+    threshold: float | None = None
+    t_min: float | None = None
+    t_max: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What a loaded model supports; widgets take their slider ranges from here."""
+
+    context_length: int
+    max_steps: int = 256
+    max_block_size: int | None = None
+    trained_block_sizes: tuple[int, ...] = ()
+
+
+def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, **given: Any) -> GenerationSettings:
+    """Merge given keywords over model defaults and check every value; raise InvalidSettingError."""
+    allowed = set(GenerationSettings.__dataclass_fields__) - {"t_min", "t_max"}
+    for name in given:
+        if name not in allowed:
+            raise InvalidSettingError(name, given[name], f"one of the settings {sorted(allowed)}")
+    wrong_kind = _AR_ONLY if kind == "diffusion" else _DIFFUSION_ONLY
+    for name in wrong_kind:
+        if given.get(name) is not None:
+            raise InvalidSettingError(name, given[name], f"not a setting of {kind} models; leave it unset")
+
+    values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    values["max_new_tokens"] = check_int("max_new_tokens", values.get("max_new_tokens"), 1, limits.context_length)
+    values["temperature"] = _check_temperature(kind, values.get("temperature"))
+    if values.get("seed") is not None:
+        values["seed"] = check_int("seed", values["seed"], 0, 2**63 - 1)
+    if kind == "autoregressive":
+        if values.get("top_k") is not None:
+            values["top_k"] = check_int("top_k", values["top_k"], 1, None)
+        if values.get("top_p") is not None:
+            values["top_p"] = check_float("top_p", values["top_p"], 0.0, 1.0, low_inclusive=False)
+    else:
+        values["steps"] = check_int("steps", values.get("steps"), 1, limits.max_steps)
+        values["block_size"] = check_int("block_size", values.get("block_size"), 1, limits.max_block_size)
+        values["sampler"] = check_choice("sampler", values.get("sampler"), DIFFUSION_SAMPLERS)
+        if not isinstance(values.get("early_exit", True), bool):
+            raise InvalidSettingError("early_exit", values["early_exit"], "True or False")
+        values["entropy_bound"] = check_float("entropy_bound", values.get("entropy_bound", 0.1), 0.0, None, low_inclusive=False)
+        values["threshold"] = check_float("threshold", values.get("threshold", 0.9), 0.0, 1.0, low_inclusive=False)
+    return GenerationSettings(**{k: v for k, v in values.items() if k in GenerationSettings.__dataclass_fields__})
+
+
+def check_int(name: str, value: Any, low: int, high: int | None) -> int:
+    """An integer in [low, high] (high None = unbounded); bools and floats like 2.5 are refused."""
+    allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise InvalidSettingError(name, value, allowed)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidSettingError(name, value, allowed)
+        value = int(value)
+    if value < low or (high is not None and value > high):
+        raise InvalidSettingError(name, value, allowed)
+    return int(value)
+
+
+def check_float(
+    name: str, value: Any, low: float, high: float | None, low_inclusive: bool = True
+) -> float:
+    """A finite number in the range; NaN and infinities are always refused."""
+    low_text = f">= {low}" if low_inclusive else f"> {low}"
+    allowed = f"a finite number {low_text}" + (f" and <= {high}" if high is not None else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidSettingError(name, value, allowed)
+    if value < low or (not low_inclusive and value == low) or (high is not None and value > high):
+        raise InvalidSettingError(name, value, allowed)
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: dict[str, str] | tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidSettingError(name, value, "one of " + ", ".join(repr(c) for c in choices))
+    return value
+
+
+def _check_temperature(kind: Kind, value: Any) -> float | str:
+    if kind == "diffusion" and value == SCHEDULE:
+        return SCHEDULE
+    if isinstance(value, str):
+        allowed = "a finite number >= 0 (0 = argmax)" + (f", or {SCHEDULE!r}" if kind == "diffusion" else "")
+        raise InvalidSettingError("temperature", value, allowed)
+    allowed_suffix = f", or {SCHEDULE!r} for the model's own t_max -> t_min schedule" if kind == "diffusion" else ""
+    try:
+        return check_float("temperature", value, 0.0, None)
+    except InvalidSettingError:
+        raise InvalidSettingError("temperature", value, "a finite number >= 0 (0 = argmax)" + allowed_suffix) from None
