@@ -5,13 +5,18 @@ The engine (load, generate, trace, measure) lives here and never imports ipywidg
 """
 
 from workbench.errors import InvalidSettingError, ModelUnavailableError, WorkbenchError
-from workbench.result import DenoisingStep, GenerationResult
+from workbench.loading import load
+from workbench.registry import models
+from workbench.result import DenoisingStep, GenerationResult, StepEvent
 
 __all__ = [
     "DenoisingStep",
     "GenerationResult",
     "InvalidSettingError",
     "ModelUnavailableError",
+    "StepEvent",
     "WorkbenchError",
+    "load",
+    "models",
 ]
 __version__ = "0.1.0"

@@ -44,6 +44,18 @@ class DenoisingStep:
 
 
 @dataclass
+class StepEvent:
+    """What a per-step callback receives: one per token (autoregressive) or per denoising step."""
+
+    kind: Literal["autoregressive", "diffusion"]
+    forward_passes: int  # forward passes so far in this run
+    elapsed_s: float  # since generation started (prefill included)
+    committed_ids: list[int]  # tokens that are final so far (diffusion: finished canvases only)
+    time_to_first_token_s: float | None
+    step: DenoisingStep | None = None  # the diffusion step just taken; None for autoregressive
+
+
+@dataclass
 class GenerationResult:
     """Everything one call to `handle.generate()` produced and measured."""
 

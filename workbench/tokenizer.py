@@ -17,8 +17,13 @@ PAD, EOS, BOS, UNK = "<pad>", "<eos>", "<bos>", "<unk>"
 SPECIAL_TOKENS = (PAD, EOS, BOS, UNK)  # ids 0, 1, 2, 3, the order Gemma configs assume for pad/eos/bos
 
 
-def build_word_tokenizer(words: Iterable[str], vocab_size: int | None = None) -> PreTrainedTokenizerFast:
-    """Tokenizer with the special tokens, then `words` in order, padded with unused slots to vocab_size."""
+def build_word_tokenizer(
+    words: Iterable[str], vocab_size: int | None = None, *, lowercase: bool = True
+) -> PreTrainedTokenizerFast:
+    """Tokenizer with the special tokens, then `words` in order, padded with unused slots to vocab_size.
+
+    `lowercase=False` keeps capitals (names, sentence starts) as distinct words, for readable output.
+    """
     vocab: dict[str, int] = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
     for word in words:
         vocab.setdefault(word, len(vocab))
@@ -28,7 +33,8 @@ def build_word_tokenizer(words: Iterable[str], vocab_size: int | None = None) ->
         for slot in range(len(vocab), vocab_size):
             vocab[f"<unused{slot}>"] = slot
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
-    core.normalizer = normalizers.Lowercase()
+    if lowercase:
+        core.normalizer = normalizers.Lowercase()
     # Words and each punctuation mark become separate tokens; decoding joins them with spaces.
     core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     core.decoder = decoders.WordPiece(prefix="##", cleanup=True)

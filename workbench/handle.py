@@ -1,0 +1,184 @@
+"""A loaded model and the one way to run it: `handle.generate(prompt, **settings)`.
+
+`ModelHandle` does everything both kinds share: checks the settings and the prompt before any work,
+seeds a private random generator (so two runs in two threads do not disturb each other or the
+global torch seed), times the run, handles a stop request, Ctrl-C and out-of-memory, and turns the
+run's record into a `GenerationResult`. Subclasses only supply the loop (`_run_loop`) and their
+defaults and limits. Left out: batching (batch size is always 1) and chat templates.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from workbench.errors import InvalidSettingError, WorkbenchError
+from workbench.result import GenerationResult, StepEvent
+from workbench.run_state import RunState
+from workbench.settings import GenerationSettings, ModelLimits, resolve_settings
+
+StepCallback = Callable[[StepEvent], None]
+
+
+class GenerationOutOfMemory(WorkbenchError, MemoryError):
+    """The device ran out of memory; the model is still loaded and usable with smaller settings."""
+
+
+class ModelHandle(ABC):
+    kind: ClassVar[Literal["autoregressive", "diffusion"]]
+
+    def __init__(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        source: str,
+        load_s: float,
+        defaults: dict[str, Any],
+        limits: ModelLimits,
+    ) -> None:
+        self.name = name
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.source = source
+        self.load_s = load_s
+        self.defaults = defaults
+        self.limits = limits
+        self.eos_ids = _eos_ids(model, tokenizer)  # a plain attribute: benchmarks may switch EOS off
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}), {self.parameters / 1e6:.1f}M parameters>"
+
+    def settings(self, **given: Any) -> GenerationSettings:
+        """The settings a run with these keywords would use (validated; raises InvalidSettingError)."""
+        return resolve_settings(self.kind, self.defaults, self.limits, **given)
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        callback: StepCallback | None = None,
+        stop: threading.Event | None = None,
+        **settings: Any,
+    ) -> GenerationResult:
+        """Generate a continuation of `prompt`.
+
+        `callback` is called after every forward pass with a `StepEvent`; `stop`, when set from any
+        thread, ends the run at the next step and the partial result comes back marked "stopped".
+        Ctrl-C does the same ("interrupted"). Bad settings raise `InvalidSettingError` before any work.
+        """
+        resolved = self.settings(**settings)
+        if resolved.seed is None:  # record the seed actually used so any run can be repeated
+            resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
+        prompt_ids = self._encode_prompt(prompt, resolved)
+        generator = torch.Generator(device=self.device).manual_seed(resolved.seed)
+        run = RunState(device=self.device)
+        run.start()
+        try:
+            with torch.inference_mode():
+                self._run_loop(prompt_ids, resolved, run, generator, callback, stop)
+        except KeyboardInterrupt:
+            run.finish_reason = "interrupted"
+        except torch.OutOfMemoryError as error:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise GenerationOutOfMemory(
+                f"{self.device} ran out of memory running {self.name!r} ({error}); the model is still loaded: "
+                "try a smaller max_new_tokens or block_size"
+            ) from None
+        total_s = run.elapsed()
+        return GenerationResult(
+            model=self.name,
+            kind=self.kind,
+            prompt=prompt,
+            text=self.tokenizer.decode(run.committed_ids, skip_special_tokens=True),
+            token_ids=list(run.committed_ids),
+            settings=self._recorded_settings(resolved),
+            finish_reason=run.finish_reason,
+            device=str(self.device),
+            dtype=str(self.dtype).removeprefix("torch."),
+            load_s=self.load_s,
+            prefill_s=run.prefill_s,
+            time_to_first_token_s=run.time_to_first_token_s,
+            total_s=total_s,
+            step_times_s=run.step_times_s,
+            forward_passes=run.forward_passes,
+            prompt_tokens=int(prompt_ids.shape[1]),
+            trace=run.trace,
+        )
+
+    def _encode_prompt(self, prompt: str, settings: GenerationSettings) -> torch.Tensor:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidSettingError("prompt", prompt, "a non-empty string")
+        ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        context = self.limits.context_length
+        if ids.shape[1] >= context:
+            raise InvalidSettingError(
+                "prompt", prompt, f"at most {context - 1} tokens for {self.name!r} (this one has {ids.shape[1]})"
+            )
+        allowed = self._max_new_tokens_for(ids.shape[1], settings)
+        if settings.max_new_tokens > allowed:
+            raise InvalidSettingError(
+                "max_new_tokens", settings.max_new_tokens,
+                f"at most {allowed} for this prompt: the context of {self.name!r} is {context} tokens "
+                f"and the prompt uses {ids.shape[1]}{self._length_note(settings)}",
+            )
+        return ids.to(self.device)
+
+    def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
+        return self.limits.context_length - prompt_tokens
+
+    def _length_note(self, settings: GenerationSettings) -> str:
+        return ""
+
+    def _recorded_settings(self, settings: GenerationSettings) -> dict[str, Any]:
+        return settings.to_dict()
+
+    def _emit(self, run: RunState, callback: StepCallback | None, step: Any = None) -> None:
+        if callback is not None:
+            callback(
+                StepEvent(
+                    kind=self.kind, forward_passes=run.forward_passes, elapsed_s=run.elapsed(),
+                    committed_ids=list(run.committed_ids), time_to_first_token_s=run.time_to_first_token_s, step=step,
+                )
+            )
+
+    @abstractmethod
+    def _run_loop(
+        self,
+        prompt_ids: torch.Tensor,
+        settings: GenerationSettings,
+        run: RunState,
+        generator: torch.Generator,
+        callback: StepCallback | None,
+        stop: threading.Event | None,
+    ) -> None:
+        """Fill `run` with the tokens, timings and trace of one generation."""
+
+
+def _eos_ids(model: torch.nn.Module, tokenizer: Any) -> set[int]:
+    """End-of-sequence ids from the generation config (may be a list), else from the tokenizer."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is None:
+        configured = getattr(tokenizer, "eos_token_id", None)
+    if configured is None:
+        return set()
+    return set(configured) if isinstance(configured, (list, tuple)) else {int(configured)}

