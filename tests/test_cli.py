@@ -1,0 +1,65 @@
+"""The command line, run as a user runs it: a real subprocess, its stdout, stderr and exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=timeout,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_compare_json_on_given_models(ar_folder, diffusion_folder):
+    done = run_cli(
+        "compare", "once upon a time", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
+        "--max-new-tokens", "8", "--steps", "3", "--device", "cpu", "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)
+    assert [run["kind"] for run in runs] == ["autoregressive", "diffusion"]
+    assert runs[1]["settings"]["steps"] == 3 and runs[1]["forward_passes"] >= 1
+    assert all(run["new_tokens"] <= 8 for run in runs)
+
+
+def test_compare_table(ar_folder, diffusion_folder):
+    done = run_cli("compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
+                   "--max-new-tokens", "8", "--steps", "2", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert "tokens/s" in done.stdout and "diffusion" in done.stdout and "autoregressive" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "0"], "steps=0 is not allowed"),
+        (["--temperature", "-1"], "temperature=-1.0 is not allowed"),
+        (["--sampler", "nope"], "sampler='nope' is not allowed"),
+        (["--max-new-tokens", "0"], "max_new_tokens=0 is not allowed"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(ar_folder, diffusion_folder, capsys, args, message):
+    from workbench.cli import main
+
+    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu", *args])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and err.count("\n") == 1
+
+
+def test_a_real_process_prints_no_traceback(ar_folder, diffusion_folder):
+    done = run_cli("compare", "", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["workbench: error: prompt='' is not allowed: a non-empty string"]
+
+
+def test_models_lists_the_embedded_models():
+    done = run_cli("models", "--json")
+    assert done.returncode == 0, done.stderr
+    names = [row["name"] for row in json.loads(done.stdout)]
+    assert names[:3] == ["tiny-ar", "tiny-diffusion", "gemma-3-270m"]

@@ -1,0 +1,101 @@
+"""The `workbench` command line: the headless twin of the notebooks.
+
+    workbench compare "Once upon a time"        # AR vs diffusion on the embedded models, as a table
+    workbench compare "Once upon a time" --json # the same runs as JSON, each with its `kind`
+    workbench models                            # what can be loaded, and whether offline
+
+Errors a user can fix (a bad setting, a missing model) are printed as one line without a traceback
+and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+from workbench.compare import compare_runs, comparison_table
+from workbench.errors import WorkbenchError
+
+
+def _number(text: str) -> float | str:
+    """--temperature takes a number or the word 'schedule'; the engine checks the range."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compare = commands.add_parser("compare", help="run one prompt through an AR and a diffusion model")
+    compare.add_argument("prompt")
+    compare.add_argument("--ar", default="tiny-ar", help="autoregressive model (default: tiny-ar)")
+    compare.add_argument("--diffusion", default="tiny-diffusion", help="diffusion model (default: tiny-diffusion)")
+    compare.add_argument("--max-new-tokens", type=int)
+    compare.add_argument("--temperature", type=_number, help="a number (0 = argmax) or 'schedule' (diffusion)")
+    compare.add_argument("--steps", type=int, help="diffusion: maximum denoising steps per canvas")
+    compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
+    compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")
+    compare.add_argument("--no-early-exit", action="store_true", help="diffusion: always run every step")
+    compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--device", default="auto")
+    compare.add_argument("--json", action="store_true", help="print the runs as JSON")
+    compare.set_defaults(func=_run_compare)
+
+    listing = commands.add_parser("models", help="list the models workbench can load")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_run_models)
+    return parser
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    diffusion_settings = {
+        "steps": args.steps, "block_size": args.block_size, "sampler": args.sampler,
+        "early_exit": False if args.no_early_exit else None,
+    }
+    shared = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed}
+    results = compare_runs(
+        args.prompt, ar=args.ar, diffusion=args.diffusion, device=args.device,
+        shared_settings=shared, diffusion_settings=diffusion_settings,
+    )
+    if args.json:
+        print(json.dumps([result.to_dict() for result in results], indent=2))
+    else:
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            print(comparison_table(results).to_string())
+    return 0
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from workbench.registry import models
+
+    table = models()
+    print(table.to_json(orient="records", indent=2) if args.json else table.drop(columns=["location"]).to_string(index=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from transformers.utils import logging as transformers_logging
+
+    # Weight-loading bars and library notices would bury the table (and the one-line errors).
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    try:
+        return args.func(args)
+    except WorkbenchError as error:
+        print(f"workbench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Run one prompt through an autoregressive and a diffusion model and put the numbers side by side.
+
+Used by `workbench compare`, the notebooks and the race widget's results table. The models run one
+after the other (not at the same time) so that neither slows the other down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from workbench.loading import load
+from workbench.result import GenerationResult
+
+TABLE_COLUMNS = {
+    "model": "model",
+    "kind": "kind",
+    "new_tokens": "tokens",
+    "time_to_first_token_s": "first token (s)",
+    "total_s": "total (s)",
+    "tokens_per_second": "tokens/s",
+    "forward_passes": "forward passes",
+    "tokens_per_forward": "tokens/forward",
+    "text": "text",
+}
+
+
+def compare_runs(
+    prompt: str,
+    *,
+    ar: str = "tiny-ar",
+    diffusion: str = "tiny-diffusion",
+    device: str = "auto",
+    shared_settings: dict[str, Any] | None = None,
+    diffusion_settings: dict[str, Any] | None = None,
+) -> list[GenerationResult]:
+    """Load both models (settings are checked before the first run) and generate with each."""
+    shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
+    only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
+    ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
+    ar_handle.settings(**shared)
+    diffusion_handle.settings(**shared, **only_diffusion)
+    return [
+        ar_handle.generate(prompt, **shared),
+        diffusion_handle.generate(prompt, **shared, **only_diffusion),
+    ]
+
+
+def comparison_table(results: list[GenerationResult]) -> pd.DataFrame:
+    """One row per run with the numbers that matter for the comparison (None = not measured)."""
+    rows = []
+    for result in results:
+        row = {**result.metrics(), "model": result.model, "kind": result.kind, "text": result.text}
+        rows.append({label: row[key] for key, label in TABLE_COLUMNS.items()})
+    return pd.DataFrame(rows).round(3)
