@@ -3,6 +3,8 @@
     workbench compare "Once upon a time"        # AR vs diffusion on the embedded models, as a table
     workbench compare "Once upon a time" --json # the same runs as JSON, each with its `kind`
     workbench models                            # what can be loaded, and whether offline
+    workbench breakeven --hardware rtx-5090 --tariff san-diego --json
+    workbench roofline --hardware dgx-spark --precision fp4 --json
 
 Errors a user can fix (a bad setting, a missing model) are printed as one line without a traceback
 and the exit status is 2.
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from workbench.compare import compare_runs, comparison_table
+from workbench.cost.cli import register as register_cost_commands
 from workbench.errors import WorkbenchError
 
 
@@ -51,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("models", help="list the models workbench can load")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_run_models)
+
+    register_cost_commands(commands)  # breakeven, roofline
     return parser
 
 

@@ -1,0 +1,108 @@
+"""The `breakeven` and `roofline` subcommands, mounted on a parser built here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+import pytest
+
+from workbench.cost.cli import register
+from workbench.cost.tables import DATA_DIR
+from workbench.errors import InvalidSettingError
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser(prog="workbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+def test_breakeven_json_matches_the_worked_example(capsys):
+    # Same inputs as test_cost_model's RTX 5090 example: break-even 190.547M tokens/month, payback 21.77 months.
+    code, out = run(
+        capsys, "breakeven", "--hardware", "rtx-5090", "--tokens-per-s", "700", "--power-w", "450",
+        "--idle-power-w", "30", "--usd-per-kwh", "0.35", "--input-usd-per-m", "0.06", "--output-usd-per-m", "0.33",
+        "--lifetime-years", "3", "--hours-per-day", "8", "--monthly-tokens", "3e8", "--json",
+    )
+    assert code == 0
+    result = json.loads(out)
+    comparison = result["comparison"]
+    assert comparison["breakeven_tokens_per_month"] == pytest.approx(190.5468e6, rel=1e-5)
+    assert comparison["payback_months"] == pytest.approx(21.7684, rel=1e-5)
+    assert comparison["basis"]["tokens_per_s"] == "projected"
+    assert result["local"]["price_usd"] == 1999
+    assert result["cloud"]["name"] == "custom"
+
+
+def test_breakeven_from_a_measured_run_file(capsys, tmp_path):
+    run_file = tmp_path / "run.json"
+    measured = {"tokens_per_second": 650, "joules_per_token": 0.6, "joules_per_token_missing": None, "avg_power_w": 390}
+    run_file.write_text(json.dumps(measured))
+    code, out = run(
+        capsys, "breakeven", "--hardware", "rtx-5090", "--run", str(run_file), "--tariff", "san-diego",
+        "--cloud", "mercury-2", "--json",
+    )
+    comparison = json.loads(out)["comparison"]
+    assert code == 0
+    assert comparison["basis"]["tokens_per_s"] == "measured" and comparison["basis"]["joules_per_token"] == "measured"
+    assert comparison["cloud"] == "mercury-2"
+
+
+def test_breakeven_summary_is_readable(capsys):
+    code, out = run(
+        capsys, "breakeven", "--hardware", "dgx-spark", "--tokens-per-s", "150", "--tariff", "san-diego-tou-high"
+    )
+    assert code == 0
+    assert "dgx-spark vs gemma-4-26b-a4b" in out and "break-even" in out and "board power" in out
+
+
+def test_breakeven_reads_an_edited_data_dir(capsys, tmp_path):
+    shutil.copy(DATA_DIR / "hardware.csv", tmp_path / "hardware.csv")
+    path = tmp_path / "hardware.csv"
+    path.write_text(path.read_text().replace("GeForce RTX 5090,1999", "GeForce RTX 5090,2500"))
+    code, out = run(
+        capsys, "breakeven", "--hardware", "rtx-5090", "--tokens-per-s", "700", "--data-dir", str(tmp_path), "--json"
+    )
+    assert json.loads(out)["local"]["price_usd"] == 2500
+
+
+@pytest.mark.parametrize(
+    "argv, parameter",
+    [
+        (["--hardware", "rtx-9090", "--tokens-per-s", "100"], "hardware"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--hours-per-day", "30"], "hours_per_day"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "0"], "tokens_per_s"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--tariff", "moon"], "tariff"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--input-usd-per-m", "0.1"], "output_usd_per_m"),
+        (["--price-usd", "-5", "--tokens-per-s", "100", "--power-w", "300"], "price_usd"),
+    ],
+)
+def test_breakeven_bad_input_raises(capsys, argv, parameter):
+    with pytest.raises(InvalidSettingError) as caught:
+        run(capsys, "breakeven", *argv)
+    assert caught.value.parameter == parameter
+
+
+def test_roofline_json(capsys):
+    code, out = run(
+        capsys, "roofline", "--hardware", "rtx-5090", "--precision", "fp4", "--tokens-per-s", "700", "--kind", "ar",
+        "--json",
+    )
+    report = json.loads(out)
+    assert code == 0
+    assert report["roofline"]["ar_tokens_per_s"] == pytest.approx(943.16, rel=1e-4)
+    assert report["measured"]["percent_of_ceiling"] == pytest.approx(74.22, rel=1e-3)
+
+
+def test_roofline_explicit_device_summary(capsys):
+    code, out = run(capsys, "roofline", "--bandwidth-gb-s", "273", "--precision", "int4")
+    assert code == 0 and "144 tok/s" in out and "compute roof unknown" in out
+
+
+def test_roofline_bad_input_raises(capsys):
+    with pytest.raises(InvalidSettingError, match="bandwidth_gb_s"):
+        run(capsys, "roofline", "--bandwidth-gb-s", "-1")

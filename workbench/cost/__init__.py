@@ -1,0 +1,72 @@
+"""Cost of ownership: is a local GPU cheaper than a hosted API, and how fast could it possibly go?
+
+- `local_setup()` gathers a box's inputs from explicit values, a measured run and a hardware
+  profile, labelling each "measured" or "projected"; `compare()` prices it against a `CloudOffer`
+  (cost per million tokens, break-even volume or why there is none, payback months);
+  `sensitivity_table()` ranks the inputs by how far they move the answer.
+- `roofline_for()` gives bandwidth and compute ceilings for AR and block-diffusion decoding.
+- `workbench.cost.plots` draws all of it; `workbench.cost.cli` adds `breakeven` and `roofline`
+  to the command line.
+- The dated, sourced figures live in `workbench/cost/data/*.csv`; every loader takes a path or an
+  edited DataFrame instead.
+
+Left out: multi-GPU and multi-user serving, taxes and financing, and answer quality (a cheaper
+model that answers worse is a different product).
+"""
+
+from workbench.cost.breakeven import (
+    Comparison,
+    breakeven_volume,
+    capacity_tokens_per_month,
+    compare,
+    local_usd_per_m_tokens,
+    local_usd_per_month,
+    payback_months,
+)
+from workbench.cost.cloud import (
+    CloudOffer,
+    GpuRental,
+    cloud_offer,
+    gpu_rental,
+    load_cloud_prices,
+    load_gpu_rental,
+    rental_usd_per_m_tokens,
+)
+from workbench.cost.hardware import HardwareProfile, hardware_profile, load_hardware
+from workbench.cost.local import LocalSetup, local_setup
+from workbench.cost.roofline import Roofline, RooflinePoint, kv_cache_gb, percent_of_ceiling, roofline_for
+from workbench.cost.sensitivity import sensitivity_table
+from workbench.cost.tariffs import Tariff, flat_tariff, load_tariffs, load_tou_tariffs, tariff
+
+__all__ = [
+    "CloudOffer",
+    "Comparison",
+    "GpuRental",
+    "HardwareProfile",
+    "LocalSetup",
+    "Roofline",
+    "RooflinePoint",
+    "Tariff",
+    "breakeven_volume",
+    "capacity_tokens_per_month",
+    "cloud_offer",
+    "compare",
+    "flat_tariff",
+    "gpu_rental",
+    "hardware_profile",
+    "kv_cache_gb",
+    "load_cloud_prices",
+    "load_gpu_rental",
+    "load_hardware",
+    "load_tariffs",
+    "load_tou_tariffs",
+    "local_setup",
+    "local_usd_per_m_tokens",
+    "local_usd_per_month",
+    "payback_months",
+    "percent_of_ceiling",
+    "rental_usd_per_m_tokens",
+    "roofline_for",
+    "sensitivity_table",
+    "tariff",
+]

@@ -1,0 +1,234 @@
+"""The `breakeven` and `roofline` subcommands, for the `workbench` command line to mount.
+
+`register(subparsers)` adds both; each sets `func` to a handler that takes the parsed arguments,
+prints a short summary (or JSON with `--json`) and returns an exit code. Bad input raises
+`InvalidSettingError`, which the main CLI turns into one line. Every model input has an option;
+`--data-dir` points at a folder of edited CSV files (any file missing there comes from the bundled
+data). Left out: plots (they belong in a notebook) and reading many runs at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.cost.breakeven import Comparison, compare
+from workbench.cost.cloud import CloudOffer, cloud_offer
+from workbench.cost.hardware import hardware_profile
+from workbench.cost.local import DEFAULT_TARIFF, LocalSetup, local_setup
+from workbench.cost.roofline import BYTES_PER_PARAM, Roofline, percent_of_ceiling, roofline_for
+from workbench.cost.tables import DATA_DIR
+from workbench.cost.tariffs import tariff
+from workbench.errors import InvalidSettingError
+
+DEFAULT_CLOUD = "gemma-4-26b-a4b"  # the same model family, hosted: the like-for-like comparison
+DEFAULT_ACTIVE_PARAMS_BILLION = 3.8  # DiffusionGemma 26B-A4B (model card)
+
+
+# (flag, type, default, help) for the options that are plain numbers or names.
+_LOCAL = (
+    ("--run", Path, None, "JSON file of a measured run (tokens_per_second, joules_per_token, ...)"),
+    ("--price-usd", float, None, "purchase price in USD"),
+    ("--tokens-per-s", float, None, "generation speed in tokens/s"),
+    ("--joules-per-token", float, None, "energy per generated token in J"),
+    ("--power-w", float, None, "power while generating in W (instead of --joules-per-token)"),
+    ("--idle-power-w", float, None, "power while idle in W"),
+    ("--lifetime-years", float, 3.0, "years the box is used"),
+    ("--hours-per-day", float, 8.0, "hours generating per day, <= 24"),
+    ("--start-hour", float, 9.0, "hour the daily use starts (matters for time-of-use tariffs)"),
+    ("--resale-fraction", float, 0.0, "share of the price recovered at the end"),
+    ("--system-overhead", float, 1.0, "factor >= 1 on every watt, for the rest of the box"),
+)
+_ELECTRICITY = (
+    ("--tariff", str, None, f"tariff name; {DEFAULT_TARIFF} unless --usd-per-kwh is given"),
+    ("--usd-per-kwh", float, None, "flat electricity price in USD/kWh"),
+    ("--usd-per-eur", float, None, "exchange rate for tariffs priced in EUR"),
+)
+_CLOUD = (
+    ("--cloud", str, None, f"hosted API name; {DEFAULT_CLOUD} unless prices are given"),
+    ("--input-usd-per-m", float, None, "input price in USD per million tokens"),
+    ("--output-usd-per-m", float, None, "output price in USD per million tokens"),
+    ("--batch-discount", float, 0.0, "batch API discount as a fraction (e.g. 0.5)"),
+    ("--input-per-output", float, 1.0, "input tokens read per generated token"),
+    ("--monthly-tokens", float, None, "generated tokens per month, for the payback time"),
+)
+_ROOFLINE = (
+    ("--bandwidth-gb-s", float, None, "memory bandwidth in GB/s"),
+    ("--tflops", float, None, "dense tensor TFLOPS at the compute precision"),
+    ("--active-params-billion", float, DEFAULT_ACTIVE_PARAMS_BILLION, "active parameters in billions"),
+    ("--weights-read-billion", float, None, "weights read per multi-position forward (MoE: up to the total)"),
+    ("--kv-gb-per-forward", float, 0.0, "KV cache read per forward in GB"),
+    ("--canvas-tokens", int, 256, "block-diffusion canvas length"),
+    # 16 fixed steps is the vLLM H100 benchmark's setting; the model card's 15-20 tokens per forward is close.
+    ("--steps-per-canvas", float, 16.0, "denoising forwards per canvas"),
+    ("--tokens-per-s", float, None, "a measured speed to compare with its ceiling"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `breakeven` and `roofline` to a `workbench` command line."""
+    breakeven = subparsers.add_parser("breakeven", help="local vs cloud: cost per million tokens, break-even, payback")
+    _common(breakeven)
+    _add(breakeven.add_argument_group("local box (explicit values win over --run, which wins over --hardware)"), _LOCAL)
+    _add(breakeven.add_argument_group("electricity"), _ELECTRICITY)
+    _add(breakeven.add_argument_group("cloud"), _CLOUD)
+    breakeven.set_defaults(func=breakeven_command)
+
+    ceiling = subparsers.add_parser("roofline", help="bandwidth and compute ceilings on decode speed")
+    _common(ceiling)
+    _add(ceiling, _ROOFLINE)
+    choose = ceiling.add_argument
+    choose("--precision", choices=sorted(BYTES_PER_PARAM), default="fp4", help="weight precision (default fp4)")
+    choose("--compute-precision", choices=("bf16", "fp8", "fp4"), help="tensor precision to take TFLOPS at")
+    choose("--kind", choices=("ar", "diffusion"), default="diffusion", help="ceiling --tokens-per-s is held to")
+    ceiling.set_defaults(func=roofline_command)
+
+
+def breakeven_command(args: argparse.Namespace) -> int:
+    profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
+    tariff_name = args.tariff or (None if args.usd_per_kwh is not None else DEFAULT_TARIFF)
+    chosen_tariff = None
+    if tariff_name:
+        flat, tou = _table(args, "tariffs.csv"), _table(args, "tou_tariffs.csv")
+        chosen_tariff = tariff(tariff_name, flat=flat, tou=tou, usd_per_eur=args.usd_per_eur)
+    local = local_setup(
+        profile,
+        _read_run(args.run) if args.run else None,
+        price_usd=args.price_usd,
+        tokens_per_s=args.tokens_per_s,
+        joules_per_token=args.joules_per_token,
+        power_w=args.power_w,
+        idle_power_w=args.idle_power_w,
+        tariff=chosen_tariff,
+        usd_per_kwh=args.usd_per_kwh,
+        lifetime_years=args.lifetime_years,
+        hours_per_day=args.hours_per_day,
+        start_hour=args.start_hour,
+        resale_fraction=args.resale_fraction,
+        system_overhead_factor=args.system_overhead,
+    )
+    offer = _cloud(args)
+    result = compare(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
+    if args.json:
+        report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict()}
+        print(json.dumps(report, indent=2))
+    else:
+        _print_breakeven(result, local)
+    return 0
+
+
+def roofline_command(args: argparse.Namespace) -> int:
+    profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
+    roof = roofline_for(
+        profile,
+        precision=args.precision,
+        active_params_billion=args.active_params_billion,
+        weights_read_billion=args.weights_read_billion,
+        kv_gb_per_forward=args.kv_gb_per_forward,
+        bandwidth_gb_s=args.bandwidth_gb_s,
+        tflops=args.tflops,
+        compute_precision=args.compute_precision,
+    )
+    report: dict[str, Any] = {
+        "roofline": roof.to_dict(),
+        "canvas_tokens": args.canvas_tokens,
+        "steps_per_canvas": args.steps_per_canvas,
+        "diffusion_tokens_per_s": roof.diffusion_tokens_per_s(args.canvas_tokens, args.steps_per_canvas),
+        "diffusion_bound": roof.bound(args.canvas_tokens),
+    }
+    if args.tokens_per_s is not None:
+        ceiling = report["diffusion_tokens_per_s"] if args.kind == "diffusion" else roof.ar_tokens_per_s()
+        percent = percent_of_ceiling(args.tokens_per_s, ceiling)
+        report["measured"] = {"tokens_per_s": args.tokens_per_s, "kind": args.kind, "percent_of_ceiling": percent}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_roofline(roof, report)
+    return 0
+
+
+def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
+    print(f"{result.hardware} vs {result.cloud} (input:output {result.input_per_output:g}, tariff {local.tariff.name})")
+    capacity, monthly = result.capacity_tokens_per_month / 1e6, result.local_usd_per_month_at_capacity
+    print(
+        f"  local: ${result.local_usd_per_m_tokens_at_capacity:.4g}/M tokens at {local.hours_per_day:g} h/day "
+        f"(up to {capacity:,.4g}M tokens for ${monthly:,.2f} a month)"
+    )
+    print(f"  cloud: ${result.cloud_usd_per_m_tokens:.4g}/M tokens")
+    if result.breakeven_tokens_per_month is None:
+        print(f"  break-even: {result.never_reason}")
+    else:
+        volume, share = result.breakeven_tokens_per_month / 1e6, result.breakeven_utilisation
+        print(f"  break-even: {volume:,.4g}M tokens/month ({share:.0%} of capacity)")
+    if result.monthly_tokens is not None:
+        payback = "never" if result.payback_months is None else f"{result.payback_months:.1f} months"
+        print(f"  payback at {result.monthly_tokens / 1e6:,.4g}M tokens/month: {payback}", end="")
+        print(f" ({result.payback_note})" if result.payback_note else "")
+    measured = [name for name, basis in result.basis.items() if basis == "measured"]
+    print(f"  measured inputs: {', '.join(measured) or 'none (all projected)'}")
+    for note in result.notes:
+        print(f"  note: {note}")
+
+
+def _print_roofline(roof: Roofline, report: dict[str, Any]) -> None:
+    tflops = f"{roof.tflops:g}" if roof.tflops is not None else "unpublished"
+    print(f"{roof.hardware}: {roof.bandwidth_gb_s:g} GB/s, {tflops} TFLOPS, {roof.precision} weights")
+    print(f"  batch-1 AR ceiling: {roof.ar_tokens_per_s():,.0f} tok/s ({roof.bound(1)}-bound)")
+    print(
+        f"  block diffusion ({report['canvas_tokens']} tokens, {report['steps_per_canvas']:g} steps): "
+        f"{report['diffusion_tokens_per_s']:,.0f} tok/s ({report['diffusion_bound']}-bound)"
+    )
+    crossover = roof.crossover_positions_per_forward
+    if crossover is None:
+        print("  compute roof unknown (no TFLOPS figure)")
+    else:
+        print(f"  compute-bound from {crossover:,.0f} positions per forward")
+    if "measured" in report:
+        measured = report["measured"]
+        print(
+            f"  measured {measured['tokens_per_s']:g} tok/s = {measured['percent_of_ceiling']:.1f}% "
+            f"of the {measured['kind']} ceiling"
+        )
+
+
+def _add(parser: argparse.ArgumentParser | argparse._ArgumentGroup, options: tuple) -> None:
+    for flag, kind, default, text in options:
+        shown = " (default %(default)s)" if default is not None else ""
+        parser.add_argument(flag, type=kind, default=default, help=text + shown)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hardware", help="hardware profile name, e.g. rtx-5090 (listed in data/hardware.csv)")
+    parser.add_argument("--data-dir", type=Path, help=f"folder of edited CSV files replacing those in {DATA_DIR}")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _table(args: argparse.Namespace, filename: str) -> Path | None:
+    if args.data_dir is None:
+        return None
+    path = args.data_dir / filename
+    return path if path.exists() else None
+
+
+def _cloud(args: argparse.Namespace) -> CloudOffer:
+    prices = (args.input_usd_per_m, args.output_usd_per_m)
+    if any(p is not None for p in prices):
+        if args.cloud is not None:
+            raise InvalidSettingError("cloud", args.cloud, "either --cloud or --input-usd-per-m/--output-usd-per-m")
+        if None in prices:
+            missing = "output_usd_per_m" if prices[1] is None else "input_usd_per_m"
+            raise InvalidSettingError(missing, None, "both token prices, in USD per million")
+        return CloudOffer("custom", prices[0], prices[1], args.batch_discount)
+    return cloud_offer(args.cloud or DEFAULT_CLOUD, _table(args, "cloud_prices.csv"), args.batch_discount)
+
+
+def _read_run(path: Path) -> dict[str, Any]:
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InvalidSettingError("run", str(path), f"a readable JSON file ({error})") from None
+    if not isinstance(run, dict):
+        raise InvalidSettingError("run", str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
+    return run

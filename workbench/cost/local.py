@@ -1,0 +1,219 @@
+"""The local side of the comparison: one box, its price, speed, power and electricity tariff.
+
+`local_setup()` gathers the inputs from up to three places, in this order of precedence: values
+passed explicitly, a measured run (a dict or results-store row with `tokens_per_second`,
+`joules_per_token`, `joules_per_token_missing`, `avg_power_w`, and optionally `idle_power_w`; or a
+`GenerationResult` with those in its telemetry), and a hardware profile. Every input is labelled in
+`basis` as "measured" (read from the run) or "projected" (a profile figure, a price, an assumption
+typed by the user); whenever a figure is filled in from somewhere other than the user's
+measurement, `notes` says so in words.
+
+The box is assumed on 24 hours a day: generating for `hours_per_day` starting at `start_hour` (which
+matters under a time-of-use tariff) and idle the rest. `system_overhead_factor` scales every watt to
+account for the rest of the box (CPU, fans, power-supply losses) when the power figures are the
+GPU's alone. Left out: cooling, maintenance, financing costs, and the time spent on prefill beyond
+what the measured tokens/s already includes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from workbench.cost.hardware import HardwareProfile, hardware_profile
+from workbench.cost.tariffs import Tariff, flat_tariff
+from workbench.cost.tariffs import tariff as named_tariff
+from workbench.errors import InvalidSettingError
+from workbench.result import GenerationResult
+from workbench.settings import check_float
+
+Basis = Literal["measured", "projected"]
+DEFAULT_TARIFF = "us-residential"
+
+
+@dataclass(frozen=True)
+class LocalSetup:
+    """A checked set of local inputs; `power_w` (while generating) is joules_per_token x tokens_per_s."""
+
+    hardware: str
+    price_usd: float
+    tokens_per_s: float
+    joules_per_token: float
+    idle_power_w: float
+    tariff: Tariff
+    lifetime_years: float = 3.0
+    hours_per_day: float = 8.0
+    start_hour: float = 9.0
+    resale_fraction: float = 0.0
+    system_overhead_factor: float = 1.0
+    basis: Mapping[str, Basis] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        positive = ("price_usd", "tokens_per_s", "joules_per_token", "lifetime_years")
+        for name in positive:
+            check_float(name, getattr(self, name), 0.0, None, low_inclusive=False)
+        check_float("idle_power_w", self.idle_power_w, 0.0, None)
+        try:
+            check_float("hours_per_day", self.hours_per_day, 0.0, 24.0, low_inclusive=False)
+        except InvalidSettingError:
+            allowed = "hours of generation per day, > 0 and <= 24 (utilisation cannot pass 100%)"
+            raise InvalidSettingError("hours_per_day", self.hours_per_day, allowed) from None
+        if check_float("start_hour", self.start_hour, 0.0, 24.0) == 24.0:
+            raise InvalidSettingError("start_hour", self.start_hour, "an hour of the day, >= 0 and < 24")
+        check_float("resale_fraction", self.resale_fraction, 0.0, 0.99)
+        check_float("system_overhead_factor", self.system_overhead_factor, 1.0, None)
+        if self.idle_power_w > self.power_w:
+            raise InvalidSettingError(
+                "idle_power_w", self.idle_power_w, f"at most the power while generating ({self.power_w:.4g} W)"
+            )
+
+    @property
+    def power_w(self) -> float:
+        return self.joules_per_token * self.tokens_per_s
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(tariff=self.tariff.to_dict(), basis=dict(self.basis), notes=list(self.notes), power_w=self.power_w)
+        return out
+
+
+def local_setup(
+    hardware: str | HardwareProfile | None = None,
+    run: Mapping[str, Any] | GenerationResult | None = None,
+    *,
+    price_usd: float | None = None,
+    tokens_per_s: float | None = None,
+    joules_per_token: float | None = None,
+    power_w: float | None = None,
+    idle_power_w: float | None = None,
+    tariff: str | Tariff | None = None,
+    usd_per_kwh: float | None = None,
+    usd_per_eur: float | None = None,
+    lifetime_years: float = 3.0,
+    hours_per_day: float = 8.0,
+    start_hour: float = 9.0,
+    resale_fraction: float = 0.0,
+    system_overhead_factor: float = 1.0,
+) -> LocalSetup:
+    """Resolve every local input (explicit > measured run > hardware profile) and label its basis."""
+    run = _record(run)
+    profile = hardware_profile(hardware) if isinstance(hardware, str) else hardware
+    label = profile.name if profile is not None else "custom"
+    basis: dict[str, Basis] = {}
+    notes: list[str] = []
+
+    if price_usd is None:
+        if profile is None or profile.price_usd is None:
+            why = f"{label} has no published price" if profile is not None else "no hardware profile given"
+            raise InvalidSettingError("price_usd", None, f"a price in USD > 0 ({why})")
+        price_usd = profile.price_usd
+        notes.append(f"price_usd {price_usd:g} is the {label} profile price ({profile.date}).")
+    basis["price_usd"] = "projected"
+
+    speed, basis["tokens_per_s"] = _speed(tokens_per_s, run)
+    energy, basis["joules_per_token"], energy_note = _energy(joules_per_token, power_w, speed, run, profile)
+    idle, basis["idle_power_w"], idle_note = _idle(idle_power_w, run, profile)
+    notes += [n for n in (energy_note, idle_note) if n]
+
+    if tariff is not None and usd_per_kwh is not None:
+        raise InvalidSettingError("usd_per_kwh", usd_per_kwh, "either a tariff or usd_per_kwh, not both")
+    if usd_per_kwh is not None:
+        chosen = flat_tariff(usd_per_kwh)
+    elif isinstance(tariff, Tariff):
+        chosen = tariff
+    else:
+        if tariff is None:
+            notes.append(f"No tariff given: the {DEFAULT_TARIFF} price is used.")
+        chosen = named_tariff(tariff or DEFAULT_TARIFF, usd_per_eur=usd_per_eur)
+    for name in ("usd_per_kwh", "lifetime_years", "hours_per_day", "resale_fraction", "system_overhead_factor"):
+        basis[name] = "projected"
+
+    return LocalSetup(
+        hardware=label,
+        price_usd=price_usd,
+        tokens_per_s=speed,
+        joules_per_token=energy,
+        idle_power_w=idle,
+        tariff=chosen,
+        lifetime_years=lifetime_years,
+        hours_per_day=hours_per_day,
+        start_hour=start_hour,
+        resale_fraction=resale_fraction,
+        system_overhead_factor=system_overhead_factor,
+        basis=basis,
+        notes=tuple(notes),
+    )
+
+
+def _speed(given: float | None, run: Mapping[str, Any] | None) -> tuple[float, Basis]:
+    if given is not None:
+        return check_float("tokens_per_s", given, 0.0, None, low_inclusive=False), "projected"
+    measured = _from_run(run, "tokens_per_second")
+    if measured is None:
+        raise InvalidSettingError("tokens_per_s", None, "a speed > 0 in tokens/s, given or from a measured run")
+    return check_float("run tokens_per_second", measured, 0.0, None, low_inclusive=False), "measured"
+
+
+def _energy(
+    given: float | None,
+    power_w: float | None,
+    speed: float,
+    run: Mapping[str, Any] | None,
+    profile: HardwareProfile | None,
+) -> tuple[float, Basis, str]:
+    if given is not None:
+        return check_float("joules_per_token", given, 0.0, None, low_inclusive=False), "projected", ""
+    if power_w is not None:
+        watts = check_float("power_w", power_w, 0.0, None, low_inclusive=False)
+        return watts / speed, "projected", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
+    measured = _from_run(run, "joules_per_token")
+    if measured is not None:
+        return check_float("run joules_per_token", measured, 0.0, None, low_inclusive=False), "measured", ""
+    reason = _from_run(run, "joules_per_token_missing") or ("no reason given" if run is not None else "no measured run")
+    if profile is None or profile.board_power_w is None:
+        where = f"{profile.name} publishes no board power" if profile is not None else "no hardware profile given"
+        allowed = f"a measured or given figure (not measured: {reason}; {where}); pass joules_per_token or power_w"
+        raise InvalidSettingError("joules_per_token", None, allowed)
+    note = (
+        f"joules_per_token not measured ({reason}): projected as the {profile.name} board power "
+        f"{profile.board_power_w:g} W / {speed:g} tok/s; board power is a ceiling, real draw is usually lower."
+    )
+    average = _from_run(run, "avg_power_w")
+    if average is not None:
+        note += f" The run's avg_power_w ({float(average):g} W) is not used: the run reports its energy as missing."
+    return profile.board_power_w / speed, "projected", note
+
+
+def _idle(
+    given: float | None, run: Mapping[str, Any] | None, profile: HardwareProfile | None
+) -> tuple[float, Basis, str]:
+    if given is not None:
+        return check_float("idle_power_w", given, 0.0, None), "projected", ""
+    measured = _from_run(run, "idle_power_w")
+    if measured is not None:
+        return check_float("run idle_power_w", measured, 0.0, None), "measured", ""
+    if profile is not None and profile.idle_power_w is not None:
+        note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
+        return profile.idle_power_w, "projected", note
+    owner = f"none published for {profile.name}" if profile is not None else "no hardware profile given"
+    return 0.0, "projected", f"Idle power unknown (not measured, {owner}): idle hours cost nothing; pass idle_power_w."
+
+
+def _record(run: Mapping[str, Any] | GenerationResult | None) -> Mapping[str, Any] | None:
+    # A GenerationResult keeps its rate as a property and its energy figures in `telemetry`.
+    if isinstance(run, GenerationResult):
+        return {**run.telemetry, "tokens_per_second": run.tokens_per_second}
+    if run is not None and not hasattr(run, "get"):
+        raise InvalidSettingError("run", type(run).__name__, "a dict or DataFrame row of a run, or a GenerationResult")
+    return run
+
+
+def _from_run(run: Mapping[str, Any] | None, key: str) -> Any:
+    # A DataFrame row holds NaN where a dict holds None.
+    if run is None:
+        return None
+    value = run.get(key)
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
