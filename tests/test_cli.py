@@ -16,23 +16,37 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     )
 
 
-def test_compare_json_on_given_models(ar_folder, diffusion_folder):
+def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
+    store_path = tmp_path / "runs.sqlite"
     done = run_cli(
         "compare", "once upon a time", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
-        "--max-new-tokens", "8", "--steps", "3", "--device", "cpu", "--json",
+        "--max-new-tokens", "8", "--steps", "3", "--device", "cpu", "--json", "--store", str(store_path),
     )
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout)
     assert [run["kind"] for run in runs] == ["autoregressive", "diffusion"]
     assert runs[1]["settings"]["steps"] == 3 and runs[1]["forward_passes"] >= 1
     assert all(run["new_tokens"] <= 8 for run in runs)
+    # No GPU here: energy is missing *with a reason*, never 0.
+    for run in runs:
+        telemetry = run["telemetry"]
+        if telemetry["gpu_energy_j"] is None:
+            assert telemetry["gpu_energy_missing"] and telemetry["joules_per_token"] is None
+            assert telemetry["joules_per_token_missing"]
+    from workbench.store import ResultsStore
+
+    stored = ResultsStore(store_path).to_dataframe()
+    assert sorted(stored["kind"]) == ["autoregressive", "diffusion"]
 
 
-def test_compare_table(ar_folder, diffusion_folder):
-    done = run_cli("compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
-                   "--max-new-tokens", "8", "--steps", "2", "--device", "cpu")
-    assert done.returncode == 0, done.stderr
-    assert "tokens/s" in done.stdout and "diffusion" in done.stdout and "autoregressive" in done.stdout
+def test_compare_table(ar_folder, diffusion_folder, capsys):
+    from workbench.cli import main
+
+    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
+                   "--max-new-tokens", "8", "--steps", "2", "--device", "cpu", "--no-store"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "tokens/s" in out and "diffusion" in out and "autoregressive" in out and "energy" in out
 
 
 @pytest.mark.parametrize(
@@ -47,13 +61,15 @@ def test_compare_table(ar_folder, diffusion_folder):
 def test_errors_are_one_line_and_exit_2(ar_folder, diffusion_folder, capsys, args, message):
     from workbench.cli import main
 
-    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu", *args])
+    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu",
+                   "--no-store", *args])
     err = capsys.readouterr().err
     assert status == 2 and message in err and err.count("\n") == 1
 
 
 def test_a_real_process_prints_no_traceback(ar_folder, diffusion_folder):
-    done = run_cli("compare", "", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu")
+    done = run_cli("compare", "", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu",
+                   "--no-store")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["workbench: error: prompt='' is not allowed: a non-empty string"]
 

@@ -22,6 +22,7 @@ import pandas as pd
 from workbench.compare import compare_runs, comparison_table
 from workbench.cost.cli import register as register_cost_commands
 from workbench.errors import WorkbenchError
+from workbench.store import ResultsStore
 
 
 def _number(text: str) -> float | str:
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--device", default="auto")
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
+    compare.add_argument("--store", help="results store file (default: $WORKBENCH_STORE or your data folder)")
+    compare.add_argument("--no-store", action="store_true", help="do not record the runs")
     compare.set_defaults(func=_run_compare)
 
     listing = commands.add_parser("models", help="list the models workbench can load")
@@ -65,15 +68,18 @@ def _run_compare(args: argparse.Namespace) -> int:
         "early_exit": False if args.no_early_exit else None,
     }
     shared = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed}
+    store = None if args.no_store else ResultsStore(args.store)
     results = compare_runs(
         args.prompt, ar=args.ar, diffusion=args.diffusion, device=args.device,
-        shared_settings=shared, diffusion_settings=diffusion_settings,
+        shared_settings=shared, diffusion_settings=diffusion_settings, store=store,
     )
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))
     else:
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
             print(comparison_table(results).to_string())
+    if store is not None:
+        print(f"workbench: {len(results)} runs added to {store.path}", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 
 from workbench.loading import load
 from workbench.result import GenerationResult
+from workbench.store import ResultsStore
+from workbench.telemetry.energy import measured_generate
 
 TABLE_COLUMNS = {
     "model": "model",
@@ -22,6 +24,7 @@ TABLE_COLUMNS = {
     "tokens_per_second": "tokens/s",
     "forward_passes": "forward passes",
     "tokens_per_forward": "tokens/forward",
+    "energy": "energy",
     "text": "text",
 }
 
@@ -34,23 +37,39 @@ def compare_runs(
     device: str = "auto",
     shared_settings: dict[str, Any] | None = None,
     diffusion_settings: dict[str, Any] | None = None,
+    store: ResultsStore | None = None,
 ) -> list[GenerationResult]:
-    """Load both models (settings are checked before the first run) and generate with each."""
+    """Load both models (settings are checked before the first run), generate with each under an
+    energy meter, and add both runs to `store` when one is given."""
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
-    return [
-        ar_handle.generate(prompt, **shared),
-        diffusion_handle.generate(prompt, **shared, **only_diffusion),
+    results = [
+        measured_generate(ar_handle, prompt, **shared),
+        measured_generate(diffusion_handle, prompt, **shared, **only_diffusion),
     ]
+    if store is not None:
+        for result in results:
+            store.add(result, tags={"source": "compare"})
+    return results
 
 
 def comparison_table(results: list[GenerationResult]) -> pd.DataFrame:
     """One row per run with the numbers that matter for the comparison (None = not measured)."""
     rows = []
     for result in results:
-        row = {**result.metrics(), "model": result.model, "kind": result.kind, "text": result.text}
+        row = {**result.metrics(), "model": result.model, "kind": result.kind, "text": result.text,
+               "energy": energy_label(result)}
         rows.append({label: row[key] for key, label in TABLE_COLUMNS.items()})
     return pd.DataFrame(rows).round(3)
+
+
+def energy_label(result: GenerationResult) -> str:
+    """'0.123 J/token' when measured, else 'not measured: <reason>' (never a zero or a guess)."""
+    joules = result.telemetry.get("joules_per_token")
+    if joules is not None:
+        return f"{joules:.3g} J/token"
+    reason = result.telemetry.get("joules_per_token_missing") or "no energy meter was attached"
+    return f"not measured: {reason}"

@@ -1,0 +1,75 @@
+"""Device-synchronised timing, checked against real sleeps and real torch work (loose bounds: the
+machine is shared, so only "not less than slept" and "not absurdly more" are asserted)."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.telemetry.clock import Stopwatch, now, synchronize
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_stopwatch_measures_a_real_sleep():
+    with Stopwatch("cpu") as watch:
+        time.sleep(0.2)
+    assert 0.2 <= watch.elapsed_s < 1.5
+    assert watch.stop_s - watch.start_s == watch.elapsed_s
+
+
+def test_stopwatch_lap_keeps_running_and_stop_freezes_it():
+    watch = Stopwatch(torch.device("cpu")).start()
+    time.sleep(0.05)
+    first = watch.lap()
+    time.sleep(0.05)
+    second = watch.lap()
+    assert 0.05 <= first < second
+    stopped = watch.stop()
+    time.sleep(0.02)
+    assert watch.elapsed_s == stopped >= second
+
+
+def test_reading_an_unstarted_stopwatch_is_an_error():
+    with pytest.raises(RuntimeError, match="before start"):
+        Stopwatch().elapsed_s
+
+
+def test_now_is_monotonic_and_synchronize_is_a_no_op_on_cpu():
+    synchronize("cpu")
+    synchronize(None)  # CUDA never started in this process: nothing to wait for
+    readings = [now("cpu") for _ in range(100)]
+    assert readings == sorted(readings)
+
+
+def test_stopwatch_times_real_torch_work():
+    torch.manual_seed(0)
+    a = torch.randn(256, 256)
+    with Stopwatch("cpu") as watch:
+        for _ in range(20):
+            a = torch.tanh(a @ a.T / 256)
+    assert 0 < watch.elapsed_s < 30
+    assert torch.isfinite(a).all()
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module or "")
+    return names
+
+
+def test_the_clock_and_the_package_import_nothing_heavy():
+    # The engine imports the clock on every run: neither it nor the package `__init__` it passes
+    # through may import pandas, NVML or the other telemetry modules (those load on first use).
+    telemetry = REPO / "workbench" / "telemetry"
+    assert _imported_modules(telemetry / "clock.py") == {"__future__", "time", "torch"}
+    assert _imported_modules(telemetry / "__init__.py") == {"__future__", "importlib", "typing"}
