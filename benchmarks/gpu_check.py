@@ -1,0 +1,99 @@
+"""GPU checks to run whenever a GPU machine is at hand (the test suite never needs one).
+
+Prints, from one run on the attached GPU:
+1. the device fingerprint NVML gives (name, UUID, driver, power limit, memory);
+2. idle power, then energy for generation windows of at least `--window-s` seconds (the NVML
+   counter refreshes about every 100 ms, so short windows read low): J/token all-in and marginal,
+   tokens/s, for the AR and the diffusion model, in bf16;
+3. per-step latency of a random-init DiffusionGemma at a realistic width across canvas lengths: if
+   the time per step stays flat while the canvas grows, the decoder is memory-bound; once it grows in
+   proportion, it is compute-bound (the crossover the roofline notebook predicts).
+
+    python benchmarks/gpu_check.py --ar tiny-ar --diffusion tiny-diffusion
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+import workbench
+from workbench.telemetry.energy import measured_generate
+from workbench.telemetry.gpu import device_info
+from workbench.telemetry.power import measure_idle_power
+
+
+def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, **settings) -> dict:
+    handle = workbench.load(name, device="cuda", dtype="bfloat16")
+    handle.generate(prompt, **settings)  # warm-up: kernels, allocator, clocks
+    results, started = [], time.perf_counter()
+    while time.perf_counter() - started < window_s:
+        results.append(measured_generate(handle, prompt, idle_power_w=idle_w, **settings))
+    tokens = sum(r.new_tokens for r in results)
+    energy = [r.telemetry.get("gpu_energy_j") for r in results]
+    marginal = [r.telemetry.get("marginal_energy_j") for r in results]
+    seconds = sum(r.total_s for r in results)
+    return {
+        "model": name, "runs": len(results), "tokens": tokens, "window_s": round(seconds, 2),
+        "tokens_per_s": round(tokens / seconds, 1),
+        "joules_per_token": round(sum(energy) / tokens, 4) if None not in energy else results[0].telemetry.get("gpu_energy_missing"),
+        "marginal_joules_per_token": round(sum(marginal) / tokens, 4) if None not in marginal else None,
+        "avg_power_w": round(sum(energy) / seconds, 1) if None not in energy else None,
+        "short_window_warning": results[0].telemetry.get("short_window_warning"),
+    }
+
+
+def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeats: int = 20) -> list[dict]:
+    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion, DynamicCache
+
+    config = DiffusionGemmaConfig(
+        text_config=dict(vocab_size=32_768, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                         num_attention_heads=hidden // 128, num_key_value_heads=2, head_dim=128, global_head_dim=128,
+                         num_experts=8, top_k_experts=2, moe_intermediate_size=hidden, max_position_embeddings=8192),
+        vision_config=dict(model_type="gemma4_vision", hidden_size=16, intermediate_size=16, num_hidden_layers=1,
+                           num_attention_heads=1, num_key_value_heads=1, head_dim=16),
+    )
+    model = DiffusionGemmaForBlockDiffusion(config).to("cuda", torch.bfloat16).eval()
+    rows = []
+    with torch.inference_mode():
+        context = torch.randint(0, 32_768, (1, 512), device="cuda")
+        for canvas in canvases:
+            cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+            model.model.encoder(input_ids=context, past_key_values=cache)
+            tokens = torch.randint(0, 32_768, (1, canvas), device="cuda")
+            model(decoder_input_ids=tokens, past_key_values=cache)  # warm-up
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+            for _ in range(repeats):
+                model(decoder_input_ids=tokens, past_key_values=cache)
+            torch.cuda.synchronize()
+            per_step = (time.perf_counter() - started) / repeats
+            rows.append({"canvas": canvas, "ms_per_step": round(per_step * 1e3, 3), "positions_per_s": round(canvas / per_step)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ar", default="tiny-ar")
+    parser.add_argument("--diffusion", default="tiny-diffusion")
+    parser.add_argument("--prompt", default="Once upon a time")
+    parser.add_argument("--window-s", type=float, default=5.0)
+    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--layers", type=int, default=8)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU visible: these checks need one (the test suite does not)")
+    print(json.dumps(device_info("cuda:0"), indent=1, default=str))
+    idle_w = measure_idle_power("cuda:0", seconds=5.0)
+    print(f"idle power: {idle_w} W")
+    print(json.dumps(energy_runs(args.ar, args.prompt, args.window_s, idle_w, max_new_tokens=128), indent=1))
+    print(json.dumps(energy_runs(args.diffusion, args.prompt, args.window_s, idle_w, max_new_tokens=128, steps=16), indent=1))
+    for row in step_latency_by_canvas(args.hidden, args.layers, [16, 32, 64, 128, 256, 512, 1024]):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
