@@ -1,0 +1,93 @@
+"""Training code on toy-sized models (seconds), and the shipped tiny models loaded offline."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from workbench.train import build_model, parameter_count, story_tokenizer, train
+from workbench.train.data import build_corpus, diffusion_batch
+from workbench.train.loop import with_overrides
+from workbench.train.objectives import corrupt
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "workbench" / "weights"
+TOY = {
+    "tiny-diffusion": {"hidden_size": 32, "intermediate_size": 32, "moe_intermediate_size": 16, "num_hidden_layers": 2,
+                       "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "global_head_dim": 16},
+    "tiny-ar": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                "num_key_value_heads": 1, "head_dim": 16},
+}
+
+
+def toy_build(name, tokenizer):
+    return build_model(name, tokenizer, **TOY[name])
+
+
+def toy_train(name: str, out: Path, steps: int, resume: bool = False, lr: float = 3e-3) -> dict:
+    settings = with_overrides(name, batch_size=4, corpus_stories=64, checkpoint_every=2, warmup_steps=2, lr=lr,
+                              canvas_lengths=(8, 16) if name == "tiny-diffusion" else ())
+    return train(name, out, steps=steps, resume=resume, seed=3, device="cpu", settings=settings, build=toy_build,
+                 progress=False)
+
+
+def _losses(folder: Path) -> list[tuple[str, ...]]:
+    return [tuple(line.split(",")[:4]) for line in (folder / "loss.csv").read_text().splitlines()]
+
+
+def test_real_configs_have_matched_parameter_counts():
+    tokenizer = story_tokenizer()
+    diffusion, ar = (parameter_count(build_model(n, tokenizer)) for n in ("tiny-diffusion", "tiny-ar"))
+    assert abs(diffusion - ar) / max(diffusion, ar) < 0.10
+
+
+def test_diffusion_batches_cut_every_story_at_one_point():
+    tokenizer = story_tokenizer()
+    corpus = build_corpus(tokenizer, 32, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    context, canvas = diffusion_batch(corpus, 8, 16, generator)
+    assert context.shape[0] == canvas.shape[0] == 8 and canvas.shape[1] == 16
+    assert (context[:, 0] == tokenizer.bos_token_id).all()
+    noisy = corrupt(canvas, len(tokenizer), generator)
+    assert noisy.shape == canvas.shape and (noisy != canvas).any()
+
+
+@pytest.mark.parametrize("name", ["tiny-diffusion", "tiny-ar"])
+def test_training_runs_exports_and_resumes_identically(name, tmp_path):
+    straight = toy_train(name, tmp_path / "straight", steps=4)
+    assert straight["steps"] == 4 and math.isfinite(straight["final_loss"])
+    toy_train(name, tmp_path / "resumed", steps=2)  # checkpoint at step 2 (warmup: same lr either way)
+    toy_train(name, tmp_path / "resumed", steps=4, resume=True)
+    a = load_file(tmp_path / "straight" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _losses(tmp_path / "straight") == _losses(tmp_path / "resumed")  # elapsed_s differs, losses must not
+    manifest = json.loads((tmp_path / "straight" / "workbench.json").read_text())
+    assert manifest["kind"] == ("diffusion" if name == "tiny-diffusion" else "autoregressive")
+    assert (tmp_path / "straight" / "tokenizer.json").exists() and (tmp_path / "straight" / "config.json").exists()
+
+
+def test_ar_loss_goes_down(tmp_path):
+    toy_train("tiny-ar", tmp_path, steps=12, lr=1e-2)
+    losses = [float(row[1]) for row in _losses(tmp_path)[1:]]
+    assert sum(losses[-3:]) < sum(losses[:3])
+
+
+@pytest.mark.parametrize("name", ["tiny-diffusion", "tiny-ar"])
+def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
+    folder = WEIGHTS / name
+    if not (folder / "model.safetensors").exists():
+        pytest.skip(f"{name} has not been trained yet")
+    monkeypatch.setitem(os.environ, "HF_HUB_OFFLINE", "1")
+    from workbench.train.evaluate import load, sample
+
+    loaded = load(folder)
+    assert type(loaded[0]).__name__ == ("DiffusionGemmaForBlockDiffusion" if name == "tiny-diffusion"
+                                        else "Gemma3ForCausalLM")
+    result = sample(loaded, stories=4, seed=0, batch_size=4)
+    assert result["valid_sentence_share"] >= 0.8, result["texts"]

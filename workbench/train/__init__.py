@@ -1,0 +1,11 @@
+"""Training for the embedded tiny models (`python -m workbench.train`).
+
+`configs` holds the two tiny architectures and their hyper-parameters, `data` the story corpus and
+batch samplers, `objectives` the AR and DiffusionGemma losses, `loop` the resumable training loop
+and the export to `workbench/weights/<name>/`. Nothing here is imported by the engine at run time.
+"""
+
+from workbench.train.configs import MODEL_NAMES, build_model, parameter_count, story_tokenizer
+from workbench.train.loop import train
+
+__all__ = ["MODEL_NAMES", "build_model", "parameter_count", "story_tokenizer", "train"]

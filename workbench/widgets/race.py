@@ -1,0 +1,196 @@
+"""The race: one prompt through an autoregressive and a diffusion model, side by side, with live numbers.
+
+Each model has a lane showing its text as it becomes final, tokens/s, time to first token, forward
+passes and average power. The two runs go one after the other, never at the same time: on 2 CPU
+cores or one GPU, two concurrent runs would steal compute from each other, and the tokens/s the race
+exists to compare would measure the contention instead of the models (`workbench.compare` does the
+same). Power comes from `workbench.telemetry.EnergyMeter` at the end of each run; without a GPU it
+reads "n/a (no GPU)", never 0. Left out: live power during a run (the meter gives the window's
+average) and more than two lanes.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import torch
+
+from workbench.diffusion.handle import BlockSizeWarning
+from workbench.handle import ModelHandle
+from workbench.result import GenerationResult, StepEvent
+from workbench.telemetry.energy import EnergyMeter
+from workbench.telemetry.reasons import TelemetryWarning
+from workbench.widgets.canvas_view import CanvasView
+from workbench.widgets.throttle import DEFAULT_HZ, Throttle
+
+Entrant = tuple[ModelHandle, dict[str, Any]]  # a loaded model and the settings it runs with
+NO_GPU = "n/a (no GPU)"
+
+
+def display_name(name: str) -> str:
+    """A model's name as shown: registered names as they are, a folder by its last part."""
+    return Path(name).name or name
+
+
+def power_text(device: torch.device | str, telemetry: dict[str, Any] | None) -> str:
+    """Average power of a run as shown to people: watts, or why there is no figure (never a made-up 0)."""
+    if torch.device(device).type != "cuda":
+        return NO_GPU
+    if telemetry is None:
+        return "measuring\u2026"
+    watts = telemetry.get("avg_power_w")
+    if watts is None:
+        return f"n/a ({telemetry.get('gpu_energy_missing') or 'not measured'})"
+    return f"{watts:.0f} W"
+
+
+def lane_html(title: str, status: str, numbers: dict[str, str], text: str, note: str = "") -> str:
+    rows = "".join(
+        f'<tr><td style="color:#6b7280;padding-right:10px">{escape(name)}</td>'
+        f'<td class="wb-{name.replace(" ", "-").replace("/", "-per-")}" style="font-family:monospace">{escape(value)}</td></tr>'
+        for name, value in numbers.items()
+    )
+    note_html = f'<div style="color:#b45309;font-size:12px">{escape(note)}</div>' if note else ""
+    return (
+        f'<div class="wb-lane" data-status="{escape(status)}" style="font-family:sans-serif">'
+        f'<div style="font-weight:600">{escape(title)} <span style="color:#6b7280;font-weight:400">{escape(status)}</span></div>'
+        f"<table>{rows}</table>{note_html}"
+        f'<div class="wb-lane-text" style="margin-top:4px;white-space:pre-wrap">{escape(text)}</div></div>'
+    )
+
+
+class Lane:
+    """One model's live numbers; `on_step` is called from the worker thread and throttled."""
+
+    def __init__(self, kind: str, hz: float = DEFAULT_HZ) -> None:
+        self.kind = kind
+        self.html = widgets.HTML(value=lane_html(kind, "idle", {}, ""))
+        self.html.add_class(f"wb-lane-{kind}")
+        self.html.layout = widgets.Layout(width="50%")
+        self._throttle = Throttle(hz)
+        self._handle: ModelHandle | None = None
+
+    def waiting(self, handle: ModelHandle) -> None:
+        self._handle = handle
+        self._set("waiting", {}, "")
+
+    def begin(self, handle: ModelHandle) -> None:
+        self._handle = handle
+        self._throttle.reset()
+        self._set("running", self._numbers(0, None, None, 0, None), "")
+
+    def on_step(self, event: StepEvent) -> None:
+        if not self._throttle.ready():
+            return
+        tokens = len(event.committed_ids)
+        rate = tokens / event.elapsed_s if tokens and event.elapsed_s > 0 else None
+        text = self._handle.tokenizer.decode(event.committed_ids, skip_special_tokens=True)  # type: ignore[union-attr]
+        self._set("running", self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, None), text)
+
+    def finish(self, result: GenerationResult) -> None:
+        numbers = self._numbers(
+            result.new_tokens, result.tokens_per_second, result.time_to_first_token_s, result.forward_passes,
+            result.telemetry,
+        )
+        status = "stopped" if result.stopped else f"done ({result.finish_reason})"
+        self._set(status, numbers, result.text, result.telemetry.get("short_window_warning") or "")
+
+    def skipped(self, why: str) -> None:
+        self._set("skipped", {}, "", why)
+
+    def failed(self) -> None:
+        self._set("failed", {}, "", "see the message above")
+
+    def _numbers(
+        self, tokens: int, rate: float | None, first_s: float | None, passes: int, telemetry: dict[str, Any] | None
+    ) -> dict[str, str]:
+        return {
+            "tokens": str(tokens),
+            "tokens/s": f"{rate:.1f}" if rate is not None else "\u2013",
+            "first token": f"{first_s:.3f} s" if first_s is not None else "\u2013",
+            "forward passes": str(passes),
+            "power": power_text(self._handle.device, telemetry),  # type: ignore[union-attr]
+        }
+
+    def _set(self, status: str, numbers: dict[str, str], text: str, note: str = "") -> None:
+        title = f"{self.kind}: {display_name(self._handle.name)}" if self._handle is not None else self.kind
+        with self.html.hold_sync():
+            self.html.value = lane_html(title, status, numbers, text, note)
+
+
+class RaceView:
+    def __init__(self, hz: float = DEFAULT_HZ) -> None:
+        self.lanes = {kind: Lane(kind, hz) for kind in ("autoregressive", "diffusion")}
+        self.widget = widgets.HBox([lane.html for lane in self.lanes.values()])
+
+    def run(
+        self,
+        prompt: str,
+        *,
+        ar: Entrant,
+        diffusion: Entrant,
+        stop: threading.Event | None = None,
+        canvas: CanvasView | None = None,
+    ) -> list[GenerationResult]:
+        """Run both models in turn (blocking; the panel calls this from its worker thread).
+
+        A stop request ends the current run at its next step and skips the one after; the results
+        of the runs that happened come back, stopped ones marked "stopped".
+        """
+        stop = stop or threading.Event()
+        for kind, (handle, _) in (("autoregressive", ar), ("diffusion", diffusion)):
+            self.lanes[kind].waiting(handle)
+        results = []
+        for kind, (handle, settings) in (("autoregressive", ar), ("diffusion", diffusion)):
+            lane = self.lanes[kind]
+            if stop.is_set():
+                lane.skipped("stopped before its turn")
+                continue
+            lane.begin(handle)
+            on_step = lane.on_step
+            if kind == "diffusion" and canvas is not None:
+                resolved = _quietly(lambda: handle.settings(**settings))
+                canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
+                on_step = _both(lane.on_step, canvas.on_step)
+            try:
+                result = _quietly(lambda: _measured(handle, prompt, settings, on_step, stop))
+            except Exception:
+                lane.failed()
+                raise
+            lane.finish(result)
+            if kind == "diffusion" and canvas is not None:
+                canvas.show(result)
+            results.append(result)
+        return results
+
+
+def _measured(
+    handle: ModelHandle, prompt: str, settings: dict[str, Any], on_step: Callable[[StepEvent], None], stop: threading.Event
+) -> GenerationResult:
+    with EnergyMeter(handle.device) as meter:
+        result = handle.generate(prompt, callback=on_step, stop=stop, **settings)
+    return meter.attach(result)
+
+
+def _quietly(call: Callable[[], Any]) -> Any:
+    # The panel already showed the block-size warning when Run was pressed, and the lane shows the
+    # short-window warning; printed again from a worker thread they would land in a random cell.
+    # catch_warnings swaps process-wide state, but it only adds "ignore" for these two categories.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BlockSizeWarning)
+        warnings.simplefilter("ignore", TelemetryWarning)
+        return call()
+
+
+def _both(first: Callable[[StepEvent], None], second: Callable[[StepEvent], None]) -> Callable[[StepEvent], None]:
+    def call(event: StepEvent) -> None:
+        first(event)
+        second(event)
+
+    return call
