@@ -57,7 +57,6 @@ def chromium() -> str:
 def lab(tmp_path):
     """JupyterLab serving a copy of the notebook; yields its base URL and kills the server after."""
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
-    _DEV_HACK(tmp_path / NOTEBOOK.name)
     port = free_port()
     env = {
         **os.environ,
@@ -139,11 +138,3 @@ def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
         finally:
             browser.close()
 
-
-def _DEV_HACK(path):
-    import nbformat
-    nb = nbformat.read(path, 4)
-    for c in nb.cells:
-        if "parameters" in c.metadata.get("tags", []):
-            c.source = c.source.replace('"tiny-ar"', '"/tmp/wbdev/ar"').replace('"tiny-diffusion"', '"/tmp/wbdev/dg"')
-    nbformat.write(nb, path)

@@ -91,3 +91,20 @@ def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
                                         else "Gemma3ForCausalLM")
     result = sample(loaded, stories=4, seed=0, batch_size=4)
     assert result["valid_sentence_share"] >= 0.8, result["texts"]
+
+
+def test_model_card_is_written_from_measurements(tmp_path):
+    from workbench.train.evaluate import report
+    from workbench.train.model_card import write_model_card
+
+    summary = toy_train("tiny-diffusion", tmp_path, steps=3)
+    manifest = json.loads((tmp_path / "workbench.json").read_text())
+    manifest["default_settings"].update(max_new_tokens=8, steps=2, block_size=8)  # seconds, not minutes
+    (tmp_path / "workbench.json").write_text(json.dumps(manifest))
+    evaluation = report(tmp_path, stories=2)
+    card = write_model_card(tmp_path, evaluation).read_text()
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    assert f"{summary['parameters']:,}" in card and f"{summary['steps']:,} in" in card
+    steps_rows = [line for line in card.splitlines() if line.startswith("| 4 |") or line.startswith("| 48 |")]
+    assert len(steps_rows) == 2  # the quality-vs-steps table has a row per measured step count
+    assert f"{evaluation['defaults']['valid_sentence_share']:.2f}" in card

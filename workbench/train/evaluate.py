@@ -4,7 +4,8 @@ Quality: stories are sampled from `<bos>` in batches with a fixed seed and score
 `workbench.stories.check_stories` (grammar-valid sentence share, consistent-story share). Speed: a
 few stories one at a time (batch 1, the single-user case), new tokens up to and including `<eos>`
 per wall-clock second. `python -m workbench.train.evaluate DIR` prints the tables the model cards
-carry. Left out: the workbench engine (this measures the raw transformers path) and GPU timings.
+carry; `--card` also writes the card (see `model_card`). Left out: the workbench engine (this
+measures the raw transformers path) and GPU timings.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stories", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the result as JSON here")
+    parser.add_argument("--card", action="store_true", help="also write the model card (README.md, loss.png) into FOLDER")
     args = parser.parse_args(argv)
     pick_device("cpu")
     result = report(args.folder, args.stories, args.seed)
@@ -112,6 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    if args.card:
+        from workbench.train.model_card import write_model_card
+
+        (Path(args.folder) / "evaluation.json").write_text(text + "\n")
+        print("model card:", write_model_card(args.folder, result))
 
 
 if __name__ == "__main__":

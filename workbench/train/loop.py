@@ -179,7 +179,7 @@ def export(
     model.eval()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    manifest = {"kind": kind, "trained_block_sizes": block_sizes, "default_settings": defaults, "training": summary}
+    manifest = {"name": name, "kind": kind, "trained_block_sizes": block_sizes, "default_settings": defaults, "training": summary}
     (out / "workbench.json").write_text(json.dumps(manifest, indent=2) + "\n")
     with open(out / "loss.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
