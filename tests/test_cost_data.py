@@ -15,8 +15,10 @@ from workbench.cost import (
     load_cloud_prices,
     load_gpu_rental,
     load_hardware,
+    load_speed_claims,
     load_tariffs,
     load_tou_tariffs,
+    speed_claim,
     tariff,
 )
 from workbench.cost.tables import DATA_DIR
@@ -28,6 +30,7 @@ LOADERS = {
     "gpu_rental.csv": load_gpu_rental,
     "tariffs.csv": load_tariffs,
     "tou_tariffs.csv": load_tou_tariffs,
+    "speed_claims.csv": load_speed_claims,
 }
 
 
@@ -142,3 +145,17 @@ def test_a_notebook_can_pass_an_edited_dataframe():
     table.loc[table["name"] == "rtx-5090", "memory_gb"] = -32
     with pytest.raises(InvalidSettingError, match="memory_gb"):
         hardware_profile("rtx-5090", table)
+
+
+def test_speed_claims_are_labelled_and_every_device_is_a_profile():
+    claims = load_speed_claims()
+    assert set(claims["hardware"]) <= set(load_hardware()["name"])
+    assert speed_claim("h100").tokens_per_s == 1100 and speed_claim("dgx-spark").tokens_per_s == 150
+    with pytest.raises(InvalidSettingError, match="hardware='rtx-4090'.*rtx-5090"):
+        speed_claim("rtx-4090")
+
+
+def test_a_speed_claim_without_a_source_is_refused():
+    edited = load_speed_claims().assign(source="")
+    with pytest.raises(InvalidSettingError, match="row 1 .*field source"):
+        load_speed_claims(edited)

@@ -7,6 +7,7 @@
 - `roofline_for()` gives bandwidth and compute ceilings for AR and block-diffusion decoding.
 - `workbench.cost.plots` draws all of it; `workbench.cost.cli` adds `breakeven` and `roofline`
   to the command line.
+- `load_speed_claims()` gives the vendors' published DiffusionGemma speeds (claims, not measurements).
 - The dated, sourced figures live in `workbench/cost/data/*.csv`; every loader takes a path or an
   edited DataFrame instead.
 
@@ -23,6 +24,7 @@ from workbench.cost.breakeven import (
     local_usd_per_month,
     payback_months,
 )
+from workbench.cost.claims import load_speed_claims, speed_claim
 from workbench.cost.cloud import (
     CloudOffer,
     GpuRental,
@@ -58,6 +60,7 @@ __all__ = [
     "load_cloud_prices",
     "load_gpu_rental",
     "load_hardware",
+    "load_speed_claims",
     "load_tariffs",
     "load_tou_tariffs",
     "local_setup",
@@ -68,5 +71,6 @@ __all__ = [
     "rental_usd_per_m_tokens",
     "roofline_for",
     "sensitivity_table",
+    "speed_claim",
     "tariff",
 ]

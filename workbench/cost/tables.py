@@ -34,6 +34,7 @@ UNIT_SUFFIXES = (
     "_usd_per_hour",
     "_usd_per_m",
     "_gb_s",
+    "_per_s",
     "_tflops",
     "_fraction",
     "_hour",
