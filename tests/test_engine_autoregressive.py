@@ -45,7 +45,7 @@ def test_temperature_and_seed(autoregressive):
 
 def test_metrics_of_a_token_loop(autoregressive):
     result = autoregressive.generate(PROMPT, seed=0, temperature=0, max_new_tokens=12)
-    assert result.forward_passes == result.new_tokens == len(result.step_times_s)
+    assert result.forward_passes == result.new_tokens == len(result.step_times_s) + 1  # the first pass is the prefill
     assert result.tokens_per_forward == 1.0 and result.trace == []
     assert result.prefill_s == pytest.approx(result.time_to_first_token_s, abs=1e-3)
     assert result.tokens_per_second == pytest.approx(result.new_tokens / result.total_s)
@@ -80,3 +80,12 @@ def test_stop_and_callback(autoregressive):
     assert result.finish_reason == "stopped" and result.new_tokens == 4
     assert [len(ids) for ids in seen] == [1, 2, 3, 4] and seen[-1] == result.token_ids
     assert autoregressive.generate(PROMPT, seed=0, max_new_tokens=3).forward_passes >= 1
+
+
+def test_a_run_stopped_before_it_starts_reports_no_timings_rather_than_zeros(autoregressive):
+    stop = threading.Event()
+    stop.set()
+    result = autoregressive.generate(PROMPT, seed=0, max_new_tokens=5, stop=stop)
+    assert result.finish_reason == "stopped" and result.new_tokens == 0
+    assert result.prefill_s is None and result.time_to_first_token_s is None and result.tokens_per_second is None
+    assert result.metrics()["mean_step_s"] is None

@@ -26,6 +26,7 @@ PROMPT = "once upon a time"
         ({"temperature": math.nan}, "temperature"),
         ({"temperature": math.inf}, "temperature"),
         ({"temperature": "hot"}, "temperature"),
+        ({"temperature": 1e-300}, "temperature"),  # would overflow logits / temperature to inf
         ({"max_new_tokens": 0}, "max_new_tokens"),
         ({"max_new_tokens": 4000}, "max_new_tokens"),
         ({"sampler": "nucleus"}, "sampler"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
+from workbench.errors import InvalidSettingError
 from workbench.result import KEPT, NEW, NOISE, DenoisingStep, GenerationResult, StepEvent
 from workbench.widgets import CanvasView
 from workbench.widgets.canvas_html import frame_html, resolved_step
@@ -118,3 +121,9 @@ def test_throttle_lets_one_call_through_per_interval():
     assert slow.ready() and not slow.ready()
     slow.reset()
     assert slow.ready()
+
+
+@pytest.mark.parametrize("hz", [0, -5, float("inf")])
+def test_throttle_refuses_a_rate_that_is_not_positive_and_finite(hz):
+    with pytest.raises(InvalidSettingError, match="hz="):
+        Throttle(hz=hz)

@@ -51,6 +51,12 @@ def test_a_bad_value_fails_before_anything_runs(diffusion, autoregressive):
         sweep(autoregressive, PROMPT, steps=[2], progress=False)
 
 
+@pytest.mark.parametrize("steps", [5, [], "8"])
+def test_a_grid_that_is_not_a_list_is_refused(diffusion, steps):
+    with pytest.raises(workbench.InvalidSettingError, match="a non-empty list of values to sweep"):
+        sweep(diffusion, PROMPT, steps=steps, progress=False)
+
+
 def test_an_autoregressive_model_sweeps_temperature(autoregressive):
     frame = sweep(autoregressive, PROMPT, temperature=[0, 1.0], seed=0, max_new_tokens=4, progress=False)
     assert list(frame["temperature"]) == [0.0, 1.0] and frame["quality"].isna().all()
@@ -70,7 +76,7 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
     assert ax.get_title().startswith("Speed vs quality")
     assert len(ax.collections[0].get_offsets()) == 2
     plt.close(ax.figure)
-    with pytest.raises(ValueError, match="'quality' has no values"):
+    with pytest.raises(workbench.InvalidSettingError, match="y='quality' is not allowed: a column of the sweep with values"):
         plot_frontier(frame.assign(quality=None))
 
 

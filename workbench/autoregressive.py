@@ -62,9 +62,10 @@ class AutoregressiveModel(ModelHandle):
             run.forward_passes += 1
             token = choose_token(logits[:, -1, :].float(), settings, generator)
             if index == 0:
-                run.mark_prefill_done()
+                run.mark_prefill_done()  # the first pass reads the whole prompt: timed as prefill, not as a step
+            else:
+                run.step_times_s.append(run.elapsed() - step_started)
             finished = run.commit([int(token)], eos_ids, settings.max_new_tokens)
-            run.step_times_s.append(run.elapsed() - step_started)
             self._emit(run, callback)
             if finished:
                 return

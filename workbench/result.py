@@ -69,10 +69,10 @@ class GenerationResult:
     device: str
     dtype: str
     load_s: float
-    prefill_s: float
+    prefill_s: float | None  # None when stopped before the prompt was processed
     time_to_first_token_s: float | None  # None when stopped before any token was final
     total_s: float
-    step_times_s: list[float]  # per token (autoregressive) or per denoising step (diffusion)
+    step_times_s: list[float]  # per token after the first (AR: the first pass is the prefill) or per denoising step
     forward_passes: int  # decoder/model forward passes that produced tokens (prefill excluded)
     prompt_tokens: int
     trace: list[DenoisingStep] = field(default_factory=list)

@@ -23,7 +23,7 @@ class RunState:
     forward_passes: int = 0
     step_times_s: list[float] = field(default_factory=list)
     trace: list[DenoisingStep] = field(default_factory=list)
-    prefill_s: float = 0.0
+    prefill_s: float | None = None  # None until the prompt has been processed (a run stopped before it)
     time_to_first_token_s: float | None = None
     finish_reason: FinishReason = "length"
 

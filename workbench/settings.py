@@ -127,14 +127,20 @@ def check_choice(name: str, value: Any, choices: dict[str, str] | tuple[str, ...
     return value
 
 
+MIN_TEMPERATURE = 1e-3  # below this, logits / temperature overflows to inf in float32 and sampling breaks
+
+
 def _check_temperature(kind: Kind, value: Any) -> float | str:
     if kind == "diffusion" and value == SCHEDULE:
         return SCHEDULE
+    allowed = f"0 (argmax) or a finite number >= {MIN_TEMPERATURE:g}" + (
+        f", or {SCHEDULE!r} for the model's own t_max -> t_min schedule" if kind == "diffusion" else "")
     if isinstance(value, str):
-        allowed = "a finite number >= 0 (0 = argmax)" + (f", or {SCHEDULE!r}" if kind == "diffusion" else "")
         raise InvalidSettingError("temperature", value, allowed)
-    allowed_suffix = f", or {SCHEDULE!r} for the model's own t_max -> t_min schedule" if kind == "diffusion" else ""
     try:
-        return check_float("temperature", value, 0.0, None)
+        temperature = check_float("temperature", value, 0.0, None)
     except InvalidSettingError:
-        raise InvalidSettingError("temperature", value, "a finite number >= 0 (0 = argmax)" + allowed_suffix) from None
+        raise InvalidSettingError("temperature", value, allowed) from None
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise InvalidSettingError("temperature", value, allowed)
+    return temperature

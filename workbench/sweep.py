@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from tqdm.auto import tqdm
 
+from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult
 from workbench.store import ResultsStore
@@ -87,7 +88,8 @@ def plot_frontier(df: pd.DataFrame, x: str = "tokens_per_second", y: str = "qual
     """Scatter every run of a sweep, label it with its settings, and draw the frontier through the best."""
     for column in (x, y):
         if column not in df.columns or df[column].isna().all():
-            raise ValueError(f"plot_frontier: column {column!r} has no values (columns: {', '.join(df.columns)})")
+            raise InvalidSettingError("x" if column == x else "y", column,
+                                      "a column of the sweep with values: " + ", ".join(map(str, df.columns)))
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter(df[x], df[y], color="#2563eb", alpha=0.7, label="runs")
@@ -105,6 +107,9 @@ def plot_frontier(df: pd.DataFrame, x: str = "tokens_per_second", y: str = "qual
 
 
 def _grid(**lists: Sequence[Any] | None) -> list[dict[str, Any]]:
+    for name, values in lists.items():
+        if values is not None and (isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values):
+            raise InvalidSettingError(name, values, "a non-empty list of values to sweep (e.g. [8, 16, 32]), or None")
     swept = {name: list(values) for name, values in lists.items() if values is not None}
     return [dict(zip(swept, combination)) for combination in itertools.product(*swept.values())]
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 
+from workbench.settings import check_float
+
 DEFAULT_HZ = 20.0  # inside the 10-30 Hz that looks live without flooding the kernel's message channel
 
 
 class Throttle:
     def __init__(self, hz: float = DEFAULT_HZ) -> None:
-        self.interval_s = 1.0 / hz
+        self.interval_s = 1.0 / check_float("hz", hz, 0.0, 1000.0, low_inclusive=False)
         self._last = float("-inf")
 
     def ready(self) -> bool:
