@@ -173,10 +173,15 @@ def test_missing_joules_without_a_profile_is_refused():
         local_setup(None, run, price_usd=1000, usd_per_kwh=0.2)
 
 
-def test_unknown_idle_power_is_noted_not_invented():
+def test_unknown_idle_power_is_missing_not_zero():
     setup = local_setup("rtx-5090", tokens_per_s=700, power_w=450, usd_per_kwh=0.35)
-    assert setup.idle_power_w == 0.0
-    assert any("Idle power unknown" in note for note in setup.notes)
+    assert setup.idle_power_w is None and setup.basis["idle_power_w"] == "missing"
+    assert any("Idle power unknown" in note and "left out" in note for note in setup.notes)
+    result = compare(setup, API)
+    assert result.idle_energy_usd_per_month is None and result.basis["idle_power_w"] == "missing"
+    # The rest is still priced: 450 W / 700 tok/s = 0.642857 J/token -> 0.178571 kWh per M x 0.35 = 0.0625 $/M.
+    assert result.marginal_usd_per_m_tokens == pytest.approx(0.0625, rel=1e-6)
+    assert "idle_power_w" not in set(sensitivity_table(setup, API)["input"])
     assert local_setup("dgx-spark", tokens_per_s=150, usd_per_kwh=0.35).idle_power_w == 29.5
 
 
@@ -273,3 +278,11 @@ def test_cost_per_token_falls_as_utilisation_rises(less, more):
     less, more = sorted((less, more))
     busier, idler = local_usd_per_m_tokens(_box(hours_per_day=more)), local_usd_per_m_tokens(_box(hours_per_day=less))
     assert busier <= idler * (1 + 1e-12)
+
+
+def test_sensitivity_swing_is_undefined_not_zero_when_both_ends_never_break_even():
+    # 1 tok/s at 300 W is 300 J/token = 0.0833 kWh/token: far above any API price per token.
+    setup = local_setup(price_usd=1999, tokens_per_s=1, power_w=300, idle_power_w=30, usd_per_kwh=0.35)
+    table = sensitivity_table(setup, API).set_index("input")
+    assert pd.isna(table.loc["price_usd", "swing"])  # never at -20% and at +20%: no number to show
+    assert not (table["swing"] == 0).any()

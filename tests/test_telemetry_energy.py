@@ -116,8 +116,9 @@ def test_short_window_warning_text():
 def test_idle_power_is_none_with_a_warning_where_it_cannot_be_measured():
     with pytest.warns(TelemetryWarning, match="idle power not measured: run on cpu"):
         assert measure_idle_power("cpu", seconds=0.05) is None
-    with pytest.raises(InvalidSettingError, match="seconds"):
-        measure_idle_power("cpu", seconds=0)
+    for bad in (0, float("inf"), 1e9):
+        with pytest.raises(InvalidSettingError, match="seconds"):
+            measure_idle_power("cpu", seconds=bad)
 
 
 # -- real GPU: these run only where torch sees a CUDA device ------------------------------------------

@@ -36,7 +36,7 @@ class Comparison:
     cloud: str
     input_per_output: float
     capex_usd_per_month: float
-    idle_energy_usd_per_month: float  # idle power around the clock
+    idle_energy_usd_per_month: float | None  # idle power around the clock; None when idle power is unknown
     marginal_usd_per_m_tokens: float  # energy above idle, per million generated tokens
     capacity_tokens_per_month: float
     local_usd_per_month_at_capacity: float
@@ -62,13 +62,13 @@ def capex_usd_per_month(local: LocalSetup) -> float:
 
 
 def idle_energy_usd_per_month(local: LocalSetup) -> float:
-    kw = local.idle_power_w * local.system_overhead_factor / 1000.0
+    kw = local.counted_idle_power_w * local.system_overhead_factor / 1000.0
     return kw * 24.0 * local.tariff.mean_usd_per_kwh(0.0, 24.0) * DAYS_PER_MONTH
 
 
 def marginal_usd_per_token(local: LocalSetup) -> float:
     """Energy cost of one token above what the idle box draws anyway, at the hours it runs."""
-    joules = (local.joules_per_token - local.idle_power_w / local.tokens_per_s) * local.system_overhead_factor
+    joules = (local.joules_per_token - local.counted_idle_power_w / local.tokens_per_s) * local.system_overhead_factor
     return joules / JOULES_PER_KWH * local.tariff.mean_usd_per_kwh(local.start_hour, local.hours_per_day)
 
 
@@ -129,7 +129,7 @@ def compare(
         cloud=cloud.name,
         input_per_output=input_per_output,
         capex_usd_per_month=capex_usd_per_month(local),
-        idle_energy_usd_per_month=idle_energy_usd_per_month(local),
+        idle_energy_usd_per_month=None if local.idle_power_w is None else idle_energy_usd_per_month(local),
         marginal_usd_per_m_tokens=marginal_per_m,
         capacity_tokens_per_month=capacity,
         local_usd_per_month_at_capacity=local_usd_per_month(local),

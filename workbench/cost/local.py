@@ -29,7 +29,7 @@ from workbench.errors import InvalidSettingError
 from workbench.result import GenerationResult
 from workbench.settings import check_float
 
-Basis = Literal["measured", "projected"]
+Basis = Literal["measured", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"
 
 
@@ -41,7 +41,7 @@ class LocalSetup:
     price_usd: float
     tokens_per_s: float
     joules_per_token: float
-    idle_power_w: float
+    idle_power_w: float | None  # None: unknown, and idle hours are left out of every cost (never priced as 0 W)
     tariff: Tariff
     lifetime_years: float = 3.0
     hours_per_day: float = 8.0
@@ -55,7 +55,8 @@ class LocalSetup:
         positive = ("price_usd", "tokens_per_s", "joules_per_token", "lifetime_years")
         for name in positive:
             check_float(name, getattr(self, name), 0.0, None, low_inclusive=False)
-        check_float("idle_power_w", self.idle_power_w, 0.0, None)
+        if self.idle_power_w is not None:
+            check_float("idle_power_w", self.idle_power_w, 0.0, None)
         try:
             check_float("hours_per_day", self.hours_per_day, 0.0, 24.0, low_inclusive=False)
         except InvalidSettingError:
@@ -65,7 +66,7 @@ class LocalSetup:
             raise InvalidSettingError("start_hour", self.start_hour, "an hour of the day, >= 0 and < 24")
         check_float("resale_fraction", self.resale_fraction, 0.0, 0.99)
         check_float("system_overhead_factor", self.system_overhead_factor, 1.0, None)
-        if self.idle_power_w > self.power_w:
+        if self.idle_power_w is not None and self.idle_power_w > self.power_w:
             raise InvalidSettingError(
                 "idle_power_w", self.idle_power_w, f"at most the power while generating ({self.power_w:.4g} W)"
             )
@@ -73,6 +74,11 @@ class LocalSetup:
     @property
     def power_w(self) -> float:
         return self.joules_per_token * self.tokens_per_s
+
+    @property
+    def counted_idle_power_w(self) -> float:
+        """Idle watts the arithmetic uses: the figure, or nothing when unknown (the basis says "missing")."""
+        return self.idle_power_w if self.idle_power_w is not None else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -189,7 +195,7 @@ def _energy(
 
 def _idle(
     given: float | None, run: Mapping[str, Any] | None, profile: HardwareProfile | None
-) -> tuple[float, Basis, str]:
+) -> tuple[float | None, Basis, str]:
     if given is not None:
         return check_float("idle_power_w", given, 0.0, None), "projected", ""
     measured = _from_run(run, "idle_power_w")
@@ -199,7 +205,8 @@ def _idle(
         note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
         return profile.idle_power_w, "projected", note
     owner = f"none published for {profile.name}" if profile is not None else "no hardware profile given"
-    return 0.0, "projected", f"Idle power unknown (not measured, {owner}): idle hours cost nothing; pass idle_power_w."
+    return None, "missing", (f"Idle power unknown (not measured, {owner}): the idle hours are left out of every cost "
+                             "here, which flatters the box; pass idle_power_w.")
 
 
 def _record(run: Mapping[str, Any] | GenerationResult | None) -> Mapping[str, Any] | None:

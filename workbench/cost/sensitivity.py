@@ -65,6 +65,8 @@ def sensitivity_table(
     base_answer = solve(local, cloud, input_per_output)
     rows = []
     for name in LOCAL_INPUTS + CLOUD_INPUTS:
+        if local.basis.get(name) == "missing":
+            continue  # an unknown input has no value to move
         base = _value(name, local, cloud, input_per_output)
         low = max(base * (1 - change_fraction), _FLOORS.get(name, 0.0))
         high = min(base * (1 + change_fraction), _CEILINGS.get(name, math.inf))
@@ -80,7 +82,8 @@ def sensitivity_table(
                 answer_at_low=at_low,
                 answer_at_base=base_answer,
                 answer_at_high=at_high,
-                swing=abs(at_high - at_low) if not (math.isinf(at_low) and math.isinf(at_high)) else 0.0,
+                # "never" at both ends: the swing is undefined, not zero (NaN sorts last).
+                swing=abs(at_high - at_low) if not (math.isinf(at_low) and math.isinf(at_high)) else math.nan,
             )
         )
     table = pd.DataFrame(rows).sort_values("swing", ascending=False, na_position="last", kind="stable")

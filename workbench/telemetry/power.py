@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from workbench.errors import InvalidSettingError
+from workbench.settings import check_float
 from workbench.telemetry.clock import synchronize
 from workbench.telemetry.nvml import find_gpu, nvml
 from workbench.telemetry.reasons import TelemetryUnavailable, TelemetryWarning, describe
@@ -187,8 +187,7 @@ def measure_idle_power(device: torch.device | str, seconds: float = 3.0) -> floa
     Returns `None` (and warns with the reason) where GPU power cannot be measured, e.g. on a CPU or
     without an NVIDIA driver. Other processes using the GPU meanwhile are counted as idle.
     """
-    if not seconds > 0:
-        raise InvalidSettingError("seconds", seconds, "a positive number of seconds, e.g. 3.0")
+    check_float("seconds", seconds, 0.0, 600.0, low_inclusive=False)  # ten minutes is already a long idle window
     try:
         synchronize(device)  # work still queued from earlier cells is not idle
     except Exception:
