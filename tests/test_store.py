@@ -118,6 +118,25 @@ def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_store_with_damaged_pages_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "s.sqlite"
+    store = ResultsStore(path)
+    for i in range(60):
+        store.add(make_result(i, text="a long story . " * 40))
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row into the main file
+    raw.close()
+    damaged = bytearray(path.read_bytes())
+    page = 4096
+    assert len(damaged) > 4 * page  # the header page stays valid; table pages get garbage
+    damaged[2 * page : 4 * page] = bytes(range(256)) * (2 * page // 256)
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ResultsStoreError, match="damaged or unreadable SQLite file") as caught:
+        ResultsStore(path)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == bytes(damaged)
+
+
 def test_a_store_from_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "s.sqlite"
     ResultsStore(path).add(make_result())

@@ -203,6 +203,10 @@ class ResultsStore:
                 application_id = ro.execute("PRAGMA application_id").fetchone()[0]
                 version = ro.execute("PRAGMA user_version").fetchone()[0]
                 tables = [name for (name,) in ro.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                # A valid header can front damaged pages; find out now, not in the middle of a later read.
+                health = ro.execute("PRAGMA quick_check").fetchone()[0]
+            if health != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {health}")
         except sqlite3.DatabaseError as error:
             raise ResultsStoreError(self.path, f"is a damaged or unreadable SQLite file ({error})") from error
         if application_id == APPLICATION_ID:
