@@ -127,3 +127,18 @@ def test_throttle_lets_one_call_through_per_interval():
 def test_throttle_refuses_a_rate_that_is_not_positive_and_finite(hz):
     with pytest.raises(InvalidSettingError, match="hz="):
         Throttle(hz=hz)
+
+
+def test_step_zero_replays_the_real_noise_the_run_started_from(diffusion):
+    result = diffusion.generate("once upon a time", steps=3, block_size=8, max_new_tokens=16, early_exit=False,
+                                seed=1)
+    firsts = [s for s in result.trace if s.step == 1]
+    assert len(firsts) == result.canvases and all(len(s.noise) == 8 for s in firsts)
+    assert all(s.noise == [] for s in result.trace if s.step > 1)
+    view = CanvasView()
+    view.begin(diffusion.tokenizer, block_size=8, max_new_tokens=16)
+    view.show(result)
+    view.scrubber.value = 0
+    shown = [unescape(w) for w in re.findall(r'class="wb-token wb-noise"[^>]*>([^<]*)<', view.html.value)]
+    expected = [diffusion.tokenizer.decode([t], skip_special_tokens=False) for t in firsts[0].noise]
+    assert shown == [w if w.strip() else "\u2423" for w in expected]

@@ -37,6 +37,7 @@ class DenoisingStep:
     confidence: list[float]  # probability of the argmax token, at this step's temperature
     entropy: list[float]  # entropy in nats of each position's distribution
     elapsed_s: float  # time since generation started, at the end of this step
+    noise: list[int] = field(default_factory=list)  # step 1 only: the random canvas denoising started from
 
     @property
     def accepted_count(self) -> int:

@@ -154,7 +154,7 @@ def _denoise_canvas(
             canvas=canvas_index, step=step, temperature=temperature,
             tokens=next_canvas[0].tolist(), argmax=argmax[0].tolist(), accepted=accepted[0].tolist(),
             state=state[0].tolist(), confidence=confidence[0].tolist(), entropy=entropy[0].tolist(),
-            elapsed_s=run.elapsed(),
+            elapsed_s=run.elapsed(), noise=canvas[0].tolist() if step == 1 else [],
         )
         run.step_times_s.append(step_record.elapsed_s - step_started)
         run.trace.append(step_record)

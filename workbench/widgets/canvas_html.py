@@ -49,11 +49,14 @@ def frame_html(
     frame: str,
     run: int,
 ) -> str:
-    """The HTML of one frame. `words[i]` is the text of `step.tokens[i]`; `frame` is "noise", "step" or "final"."""
-    if step is None:
+    """The HTML of one frame. `words[i]` is the text of `step.tokens[i]` (no step: of the initial noise, or
+    empty for placeholders); `frame` is "noise", "step" or "final"."""
+    if step is None:  # the noise before step 1: its random words when known, else placeholders
+        noise = [escape(word) if word.strip() else "\u2423" for word in words] or [_PLACEHOLDER] * block_size
         chips = [
-            f'<span class="wb-token wb-noise" style="{chip_style(NOISE, 0.0)}" title="not denoised yet">{_PLACEHOLDER}</span>'
-        ] * block_size
+            f'<span class="wb-token wb-noise" style="{chip_style(NOISE, 0.0)}" title="random token, not denoised yet">{shown}</span>'
+            for shown in noise
+        ]
     else:
         chips = [_chip(index, step, word) for index, word in enumerate(words)]
     body = "".join(chips)

@@ -93,7 +93,8 @@ class CanvasView:
     def _draw_frame(self, index: int) -> None:
         result = self._result
         if index == 0 or result is None or not result.trace:
-            self._draw(None, "Noise \u2014 step 0 (before the first denoising step)", "", "noise")
+            noise = result.trace[0].noise if result is not None and result.trace else []
+            self._draw(None, "Noise \u2014 step 0 (before the first denoising step)", "", "noise", noise)
             return
         step = result.trace[index - 1]
         where = f"canvas {step.canvas + 1} of {self._canvases}, step {step.step}"
@@ -106,8 +107,10 @@ class CanvasView:
             step = resolved_step(step, result.token_ids[step.canvas * self._block_size :])
             self._draw(step, f"Resolved text \u2014 final step ({where}, finished: {result.finish_reason})", result.text, "final")
 
-    def _draw(self, step: DenoisingStep | None, title: str, final_text: str, frame: str) -> None:
-        words = [self._word(token) for token in step.tokens] if step is not None else []
+    def _draw(
+        self, step: DenoisingStep | None, title: str, final_text: str, frame: str, noise: list[int] | None = None
+    ) -> None:
+        words = [self._word(token) for token in (step.tokens if step is not None else noise or [])]
         html = frame_html(
             step, words, title=title, final_text=final_text, block_size=self._block_size, frame=frame, run=self._run
         )
