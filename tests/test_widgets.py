@@ -233,3 +233,33 @@ def test_power_is_never_shown_as_zero():
     assert power_text("cuda", {"avg_power_w": 87.4}) == "87 W"
     missing = {"avg_power_w": None, "gpu_energy_missing": "no NVIDIA driver"}
     assert power_text("cuda", missing) == "n/a (no NVIDIA driver)"
+
+
+def test_a_lane_shows_live_watts_while_running_and_the_average_at_the_end(diffusion):
+    from workbench.widgets.race import Lane
+
+    readings = iter([150.0, 212.0, 230.0, 245.0] + [250.0] * 1000)
+    lane = Lane("diffusion", hz=1000, live_power=lambda device: (lambda: next(readings), None))
+    lane.begin(diffusion)
+    assert "150 W now" in lane.html.value
+    lane.on_step(workbench.StepEvent("diffusion", 1, 0.01, [], None))
+    assert "212 W now" in lane.html.value
+    result = diffusion.generate(PROMPT, steps=2, max_new_tokens=4, seed=0)
+    result.device, result.telemetry = "cuda:0", {"avg_power_w": 201.6}  # as a GPU run's energy window reports it
+    lane.finish(result)
+    assert "202 W average" in lane.html.value and "now" not in lane.html.value
+
+
+def test_a_lane_without_a_gpu_says_so_and_a_failing_reader_gives_its_reason(diffusion):
+    from workbench.widgets.race import Lane
+
+    cpu = Lane("diffusion")  # the real NVML reader: on a CPU device there is nothing to read
+    cpu.begin(diffusion)
+    assert NO_GPU in cpu.html.value and " W" not in cpu.html.value
+
+    def broken():
+        raise RuntimeError("GPU is lost")
+
+    lane = Lane("diffusion", hz=1000, live_power=lambda device: (broken, None))
+    lane.begin(diffusion)
+    assert "n/a (power reading failed: GPU is lost)" in lane.html.value

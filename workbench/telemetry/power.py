@@ -108,6 +108,16 @@ class GpuEnergyReading:
     span_s: float | None  # time between the first and last NVML read
 
 
+def live_power_reader(device: torch.device | str) -> tuple[Callable[[], float] | None, str | None]:
+    """A function reading the GPU's watts now (for live displays), or None and the reason there is none."""
+    try:
+        return power_reader(nvml(), find_gpu(device).board)[0], None
+    except TelemetryUnavailable as error:
+        return None, error.reason
+    except Exception as error:  # a driver without power readings, a lost GPU
+        return None, describe(error)
+
+
 class GpuEnergyWindow:
     """`start()` / `stop()` around some work. Neither raises: failures become `missing` reasons."""
 

@@ -1,12 +1,11 @@
 """The race: one prompt through an autoregressive and a diffusion model, side by side, with live numbers.
 
 Each model has a lane showing its text as it becomes final, tokens/s, time to first token, forward
-passes and average power. The two runs go one after the other, never at the same time: on 2 CPU
+passes and power: live watts from NVML while a run is going, the run's average from its energy
+window at the end. The two runs go one after the other, never at the same time: on 2 CPU
 cores or one GPU, two concurrent runs would steal compute from each other, and the tokens/s the race
 exists to compare would measure the contention instead of the models (`workbench.compare` does the
-same). Power comes from `workbench.telemetry.EnergyMeter` at the end of each run; without a GPU it
-reads "n/a (no GPU)", never 0. Left out: live power during a run (the meter gives the window's
-average) and more than two lanes.
+same). Without a GPU power reads "n/a (no GPU)", never 0. Left out: more than two lanes.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from workbench.diffusion.handle import BlockSizeWarning
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult, StepEvent
 from workbench.telemetry.energy import EnergyMeter
+from workbench.telemetry.power import live_power_reader
 from workbench.telemetry.reasons import TelemetryWarning
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
@@ -65,16 +65,30 @@ def lane_html(title: str, status: str, numbers: dict[str, str], text: str, note:
     )
 
 
-class Lane:
-    """One model's live numbers; `on_step` is called from the worker thread and throttled."""
+WattsReader = Callable[[], float]
 
-    def __init__(self, kind: str, hz: float = DEFAULT_HZ) -> None:
+
+class Lane:
+    """One model's live numbers; `on_step` is called from the worker thread and throttled.
+
+    `live_power(device)` returns a watts reader (or None and why); the default reads NVML.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        hz: float = DEFAULT_HZ,
+        live_power: Callable[[torch.device], tuple[WattsReader | None, str | None]] = live_power_reader,
+    ) -> None:
         self.kind = kind
         self.html = widgets.HTML(value=lane_html(kind, "idle", {}, ""))
         self.html.add_class(f"wb-lane-{kind}")
         self.html.layout = widgets.Layout(width="50%")
         self._throttle = Throttle(hz)
         self._handle: ModelHandle | None = None
+        self._live_power = live_power
+        self._read_watts: WattsReader | None = None
+        self._watts_missing: str | None = None
 
     def waiting(self, handle: ModelHandle) -> None:
         self._handle = handle
@@ -83,7 +97,8 @@ class Lane:
     def begin(self, handle: ModelHandle) -> None:
         self._handle = handle
         self._throttle.reset()
-        self._set("running", self._numbers(0, None, None, 0, None), "")
+        self._read_watts, self._watts_missing = self._live_power(handle.device)
+        self._set("running", self._numbers(0, None, None, 0, self._live_watts()), "")
 
     def on_step(self, event: StepEvent) -> None:
         if not self._throttle.ready():
@@ -91,12 +106,14 @@ class Lane:
         tokens = len(event.committed_ids)
         rate = tokens / event.elapsed_s if tokens and event.elapsed_s > 0 else None
         text = self._handle.tokenizer.decode(event.committed_ids, skip_special_tokens=True)  # type: ignore[union-attr]
-        self._set("running", self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, None), text)
+        numbers = self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, self._live_watts())
+        self._set("running", numbers, text)
 
     def finish(self, result: GenerationResult) -> None:
+        power = power_text(result.device, result.telemetry)
         numbers = self._numbers(
             result.new_tokens, result.tokens_per_second, result.time_to_first_token_s, result.forward_passes,
-            result.telemetry,
+            f"{power} average" if power.endswith(" W") else power,
         )
         status = "stopped" if result.stopped else f"done ({result.finish_reason})"
         self._set(status, numbers, result.text, result.telemetry.get("short_window_warning") or "")
@@ -107,15 +124,22 @@ class Lane:
     def failed(self) -> None:
         self._set("failed", {}, "", "see the message above")
 
-    def _numbers(
-        self, tokens: int, rate: float | None, first_s: float | None, passes: int, telemetry: dict[str, Any] | None
-    ) -> dict[str, str]:
+    def _live_watts(self) -> str:
+        if self._read_watts is None:
+            return NO_GPU if self._handle.device.type != "cuda" else f"n/a ({self._watts_missing})"  # type: ignore[union-attr]
+        try:
+            return f"{self._read_watts():.0f} W now"
+        except Exception as error:  # the GPU went away mid-run: say so and stop asking
+            self._read_watts, self._watts_missing = None, f"power reading failed: {error}"
+            return f"n/a ({self._watts_missing})"
+
+    def _numbers(self, tokens: int, rate: float | None, first_s: float | None, passes: int, power: str) -> dict[str, str]:
         return {
             "tokens": str(tokens),
             "tokens/s": f"{rate:.1f}" if rate is not None else "\u2013",
             "first token": f"{first_s:.3f} s" if first_s is not None else "\u2013",
             "forward passes": str(passes),
-            "power": power_text(self._handle.device, telemetry),  # type: ignore[union-attr]
+            "power": power,
         }
 
     def _set(self, status: str, numbers: dict[str, str], text: str, note: str = "") -> None:
