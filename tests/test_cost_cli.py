@@ -52,6 +52,45 @@ def test_breakeven_from_a_measured_run_file(capsys, tmp_path):
     assert comparison["cloud"] == "mercury-2"
 
 
+def gpu_run(kind: str, tokens: int = 200, joules: float = 0.5):
+    """A GPU run as the engine records it: energy in telemetry, measured on a real meter."""
+    from workbench.result import GenerationResult
+
+    return GenerationResult(
+        model=f"tiny-{kind}", kind=kind, prompt="p", text="t", token_ids=list(range(tokens)), settings={},
+        finish_reason="length", device="cuda:0", dtype="bfloat16", load_s=1.0, prefill_s=0.01,
+        time_to_first_token_s=0.02, total_s=0.4, step_times_s=[], forward_passes=10, prompt_tokens=3,
+        telemetry={"joules_per_token": joules, "joules_per_token_missing": None, "avg_power_w": joules * tokens / 0.4,
+                   "gpu_energy_j": joules * tokens, "gpu_energy_missing": None, "idle_power_w": 40.0},
+    )  # fmt: skip
+
+
+def test_breakeven_takes_a_run_from_compare_json_output(capsys, tmp_path):
+    runs = tmp_path / "compare.json"
+    runs.write_text(json.dumps([gpu_run("autoregressive", joules=0.9).to_dict(), gpu_run("diffusion").to_dict()]))
+    base = ("breakeven", "--hardware", "rtx-5090", "--run", str(runs), "--tariff", "san-diego", "--json")
+    code, out = run(capsys, *base, "--run-kind", "diffusion")
+    local = json.loads(out)["local"]
+    assert code == 0 and local["tokens_per_s"] == pytest.approx(500.0) and local["joules_per_token"] == 0.5
+    assert local["basis"]["joules_per_token"] == "measured" and local["idle_power_w"] == 40.0
+    with pytest.raises(InvalidSettingError, match="run_kind=None .*autoregressive, diffusion"):
+        run(capsys, *base)
+
+
+def test_breakeven_takes_a_run_from_the_results_store(capsys, tmp_path):
+    from workbench.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "results.sqlite")
+    store.add(gpu_run("diffusion", joules=0.25))
+    uuid = store.to_dataframe()["run_uuid"].iloc[0]
+    base = ("breakeven", "--hardware", "rtx-5090", "--store", str(store.path), "--tariff", "san-diego", "--json")
+    code, out = run(capsys, *base, "--run-uuid", uuid)
+    local = json.loads(out)["local"]
+    assert code == 0 and local["joules_per_token"] == 0.25 and local["basis"]["tokens_per_s"] == "measured"
+    with pytest.raises(InvalidSettingError, match="run_uuid='nope'"):
+        run(capsys, *base, "--run-uuid", "nope")
+
+
 def test_breakeven_summary_is_readable(capsys):
     code, out = run(
         capsys, "breakeven", "--hardware", "dgx-spark", "--tokens-per-s", "150", "--tariff", "san-diego-tou-high"

@@ -4,7 +4,9 @@
 prints a short summary (or JSON with `--json`) and returns an exit code. Bad input raises
 `InvalidSettingError`, which the main CLI turns into one line. Every model input has an option;
 `--data-dir` points at a folder of edited CSV files (any file missing there comes from the bundled
-data). Left out: plots (they belong in a notebook) and reading many runs at once.
+data). A measured run comes from a JSON file (`--run`, also the list `workbench compare --json`
+prints, with `--run-kind`) or from a results store (`--store`, `--run-uuid`). Left out: plots (they
+belong in a notebook) and reading many runs at once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ DEFAULT_ACTIVE_PARAMS_BILLION = 3.8  # DiffusionGemma 26B-A4B (model card)
 
 # (flag, type, default, help) for the options that are plain numbers or names.
 _LOCAL = (
-    ("--run", Path, None, "JSON file of a measured run (tokens_per_second, joules_per_token, ...)"),
+    ("--run", Path, None, "JSON file of a measured run: one object, or the list `workbench compare --json` prints"),
+    ("--run-kind", str, None, "which run of such a list: autoregressive or diffusion"),
+    ("--store", Path, None, "results store file to take the run from (with --run-uuid)"),
+    ("--run-uuid", str, None, "the stored run to price (the run_uuid column of the store)"),
     ("--price-usd", float, None, "purchase price in USD"),
     ("--tokens-per-s", float, None, "generation speed in tokens/s"),
     ("--joules-per-token", float, None, "energy per generated token in J"),
@@ -95,7 +100,7 @@ def breakeven_command(args: argparse.Namespace) -> int:
         chosen_tariff = tariff(tariff_name, flat=flat, tou=tou, usd_per_eur=args.usd_per_eur)
     local = local_setup(
         profile,
-        _read_run(args.run) if args.run else None,
+        _measured_run(args),
         price_usd=args.price_usd,
         tokens_per_s=args.tokens_per_s,
         joules_per_token=args.joules_per_token,
@@ -224,11 +229,36 @@ def _cloud(args: argparse.Namespace) -> CloudOffer:
     return cloud_offer(args.cloud or DEFAULT_CLOUD, _table(args, "cloud_prices.csv"), args.batch_discount)
 
 
-def _read_run(path: Path) -> dict[str, Any]:
+def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The run given by --run (a file) or by --store/--run-uuid, as one flat dict; None if neither."""
+    if args.run and args.run_uuid:
+        raise InvalidSettingError("run_uuid", args.run_uuid, "not together with --run: give one source of the run")
+    if args.run_uuid:
+        from workbench.store import ResultsStore
+
+        rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
+        if rows.empty:
+            raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
+        row = rows.iloc[0].to_dict()
+        return {**json.loads(row.get("telemetry") or "{}"), **row}  # idle power, if measured, is in telemetry
+    if args.store:
+        raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
+    return _read_run(args.run, args.run_kind) if args.run else None
+
+
+def _read_run(path: Path, kind: str | None) -> dict[str, Any]:
     try:
-        run = json.loads(path.read_text())
+        runs = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise InvalidSettingError("run", str(path), f"a readable JSON file ({error})") from None
-    if not isinstance(run, dict):
+    if isinstance(runs, list):
+        kinds = [run.get("kind") for run in runs if isinstance(run, dict)]
+        chosen = [run for run in runs if isinstance(run, dict) and (kind is None or run.get("kind") == kind)]
+        if len(chosen) != 1:
+            allowed = "the kind of exactly one run in the file: " + ", ".join(map(str, kinds))
+            raise InvalidSettingError("run_kind", kind, allowed)
+        runs = chosen[0]
+    if not isinstance(runs, dict):
         raise InvalidSettingError("run", str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
-    return run
+    # `compare --json` keeps energy figures under "telemetry"; a hand-written file has them at the top.
+    return {**runs.get("telemetry", {}), **runs}
