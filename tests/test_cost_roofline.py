@@ -100,3 +100,10 @@ def test_compute_ceiling_scales_linearly_with_flops(factor):
     # With bandwidth out of the way, the diffusion ceiling is the compute roof alone.
     wide = _roof(bandwidth_gb_s=1e9, tflops=500.0 * factor)
     assert wide.diffusion_tokens_per_s(256, 16) == pytest.approx(500e12 * factor / (2 * 4e9 * 16))
+
+
+@pytest.mark.parametrize("canvas_tokens", [0, -4, 2.5])
+def test_a_bad_canvas_length_is_named_as_such(canvas_tokens):
+    roof = roofline_for("h100", precision="fp8", active_params_billion=3.8)
+    with pytest.raises(InvalidSettingError, match=f"canvas_tokens={canvas_tokens!r}"):
+        roof.diffusion_tokens_per_s(canvas_tokens, 16)

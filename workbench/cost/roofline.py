@@ -29,7 +29,7 @@ from typing import Any
 
 from workbench.cost.hardware import HardwareProfile, hardware_profile
 from workbench.errors import InvalidSettingError
-from workbench.settings import check_choice, check_float
+from workbench.settings import check_choice, check_float, check_int
 
 BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5, "int4": 0.5}
 # The tensor-core precision each weight format is computed at, by default.
@@ -102,6 +102,7 @@ class Roofline:
 
     def diffusion_tokens_per_s(self, canvas_tokens: int = 256, steps_per_canvas: float = 16.0) -> float:
         """Block-diffusion ceiling with every canvas position computed at each of `steps_per_canvas` forwards."""
+        check_int("canvas_tokens", canvas_tokens, 1, None)
         check_float("steps_per_canvas", steps_per_canvas, 1.0, None)
         return self.tokens_per_s(float(canvas_tokens), canvas_tokens / steps_per_canvas)
 
