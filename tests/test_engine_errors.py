@@ -135,22 +135,30 @@ def test_folder_without_config(tmp_path):
         workbench.load(str(tmp_path), device="cpu")
 
 
+def empty_hub_cache(monkeypatch, tmp_path) -> None:
+    # huggingface_hub read HF_HOME when it was imported; the cache folder it uses now is this constant.
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+
 def test_hub_id_offline_fails_fast(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    empty_hub_cache(monkeypatch, tmp_path)
     started = time.perf_counter()
     with pytest.raises(ModelUnavailableError, match="not in the local Hugging Face cache.*HF_HUB_OFFLINE"):
         workbench.load("google/diffusiongemma-26B-A4B-it", device="cpu")
     assert time.perf_counter() - started < 10
 
 
-def test_hub_id_unreachable_fails_fast(monkeypatch, tmp_path):
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "https://hub.workbench-test.invalid"])
+def test_hub_id_unreachable_fails_fast(monkeypatch, tmp_path, endpoint):
+    # Port 9 (discard) refuses at once; a .invalid name never resolves, however long the lookup takes.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens there
+    empty_hub_cache(monkeypatch, tmp_path)
     import huggingface_hub.constants as constants
 
-    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
     started = time.perf_counter()
     with pytest.raises(ModelUnavailableError, match="cannot be reached"):
         workbench.load("gemma-4-26b-a4b", device="cpu")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,11 +37,20 @@ def hub_reachable() -> tuple[bool, str]:
 
     endpoint = urlparse(constants.ENDPOINT)
     host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            return True, ""
-    except OSError as error:
-        return False, f"{host}:{port} did not answer within {CONNECT_TIMEOUT_S:.0f} s ({error.__class__.__name__})"
+    outcome: list[tuple[bool, str]] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+                outcome.append((True, ""))
+        except OSError as error:
+            outcome.append((False, f"{host}:{port} did not answer ({error.__class__.__name__}: {error})"))
+
+    # The name lookup inside create_connection ignores its timeout; a daemon thread bounds the whole try.
+    thread = threading.Thread(target=attempt, name="workbench-hub-probe", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S + 0.5)
+    return outcome[0] if outcome else (False, f"{host}:{port} did not answer within {CONNECT_TIMEOUT_S:.0f} s")
 
 
 def resolve_hub_model(repo_id: str) -> str:
