@@ -21,28 +21,36 @@ import time
 import torch
 
 import workbench
-from workbench.telemetry.energy import measured_generate
+from workbench.telemetry.energy import EnergyMeter
 from workbench.telemetry.gpu import device_info
 from workbench.telemetry.power import measure_idle_power
 
 
 def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, **settings) -> dict:
+    """Back-to-back generations inside ONE energy window of at least `window_s` seconds.
+
+    Summing many short per-run windows would add up each one's counter-refresh error; one long
+    window reads the counter twice, so its error shrinks as the window grows.
+    """
     handle = workbench.load(name, device="cuda", dtype="bfloat16")
     handle.generate(prompt, **settings)  # warm-up: kernels, allocator, clocks
-    results, started = [], time.perf_counter()
-    while time.perf_counter() - started < window_s:
-        results.append(measured_generate(handle, prompt, idle_power_w=idle_w, **settings))
+    results = []
+    with EnergyMeter(handle.device, idle_power_w=idle_w) as meter:
+        started = time.perf_counter()
+        while time.perf_counter() - started < window_s:
+            results.append(handle.generate(prompt, **settings))
+    reading = meter.reading
     tokens = sum(r.new_tokens for r in results)
-    energy = [r.telemetry.get("gpu_energy_j") for r in results]
-    marginal = [r.telemetry.get("marginal_energy_j") for r in results]
-    seconds = sum(r.total_s for r in results)
+    energy, marginal = reading["gpu_energy_j"], reading["marginal_energy_j"]
     return {
-        "model": name, "runs": len(results), "tokens": tokens, "window_s": round(seconds, 2),
-        "tokens_per_s": round(tokens / seconds, 1),
-        "joules_per_token": round(sum(energy) / tokens, 4) if None not in energy else results[0].telemetry.get("gpu_energy_missing"),
-        "marginal_joules_per_token": round(sum(marginal) / tokens, 4) if None not in marginal else None,
-        "avg_power_w": round(sum(energy) / seconds, 1) if None not in energy else None,
-        "short_window_warning": results[0].telemetry.get("short_window_warning"),
+        "model": name, "runs": len(results), "tokens": tokens, "window_s": round(reading["window_s"], 2),
+        "tokens_per_s": round(tokens / reading["window_s"], 1),
+        "gpu_energy_j": energy, "gpu_energy_missing": reading["gpu_energy_missing"],
+        "gpu_energy_method": reading["gpu_energy_method"],
+        "joules_per_token": round(energy / tokens, 4) if energy is not None else None,
+        "marginal_joules_per_token": round(marginal / tokens, 4) if marginal is not None else None,
+        "avg_power_w": round(reading["avg_power_w"], 1) if reading["avg_power_w"] is not None else None,
+        "short_window_warning": reading["short_window_warning"],
     }
 
 
