@@ -108,3 +108,16 @@ def test_model_card_is_written_from_measurements(tmp_path):
     steps_rows = [line for line in card.splitlines() if line.startswith("| 4 |") or line.startswith("| 48 |")]
     assert len(steps_rows) == 2  # the quality-vs-steps table has a row per measured step count
     assert f"{evaluation['defaults']['valid_sentence_share']:.2f}" in card
+
+
+def test_shipped_diffusion_quality_falls_when_steps_are_cut(monkeypatch):
+    folder = WEIGHTS / "tiny-diffusion"
+    if not (folder / "model.safetensors").exists():
+        pytest.skip("tiny-diffusion has not been trained yet")
+    monkeypatch.setitem(os.environ, "HF_HUB_OFFLINE", "1")
+    from workbench.train.evaluate import load, sample
+
+    loaded = load(folder)
+    default = sample(loaded, stories=8, seed=0, batch_size=8)["valid_sentence_share"]
+    cut = sample(loaded, stories=8, seed=0, batch_size=8, steps=2)["valid_sentence_share"]
+    assert default >= 0.8 and cut < default - 0.3, (default, cut)  # the model card has the whole curve
