@@ -96,6 +96,7 @@ def lab(tmp_path):
 
 
 def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -105,6 +106,13 @@ def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
         try:
             page.goto(f"{lab}/lab/tree/{NOTEBOOK.name}?reset")
             page.locator(".jp-Notebook").wait_for(timeout=SERVER_START_S * 1000)
+            # A fresh JupyterLab may ask which kernel to start; accept the notebook's own (Python 3).
+            choose = page.get_by_role("button", name="Select Kernel")
+            try:
+                choose.wait_for(timeout=10_000)
+                choose.click()
+            except PlaywrightTimeout:
+                pass  # no dialog: the kernel started by itself
             page.get_by_role("menuitem", name="Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
