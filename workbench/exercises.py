@@ -43,7 +43,7 @@ def check(question: str, predicted: Answer | None, measured: Answer, tolerance: 
         return Verdict(question, None, measured, None,
                        f"{question}: measured {measured:.3g}. Write your guess in the cell first next time.")
     if isinstance(predicted, str):
-        raise _wrong_kind(predicted, "a number")
+        raise InvalidSettingError("predicted", predicted, "a number")
     predicted = check_float("predicted", predicted, -math.inf, None)
     error = abs(predicted - measured) / abs(measured) if measured else abs(predicted)
     close = error <= tolerance
@@ -64,11 +64,7 @@ def _check_choice(question: str, predicted: Answer | None, measured: str) -> Ver
         return Verdict(question, None, measured, None,
                        f"{question}: the answer is {measured!r}. Write your guess in the cell first next time.")
     if not isinstance(predicted, str):
-        raise _wrong_kind(predicted, f"a word such as {measured!r}")
+        raise InvalidSettingError("predicted", predicted, f"a word such as {measured!r}")
     close = predicted.strip().lower() == measured.strip().lower()
     outcome = "right" if close else f"the measurement says {measured!r}"
     return Verdict(question, predicted, measured, close, f"{question}: you said {predicted!r} - {outcome}.")
-
-
-def _wrong_kind(predicted: Answer, allowed: str) -> InvalidSettingError:
-    return InvalidSettingError("predicted", predicted, allowed)

@@ -239,8 +239,7 @@ def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
-        row = rows.iloc[0].to_dict()
-        return {**json.loads(row.get("telemetry") or "{}"), **row}  # idle power, if measured, is in telemetry
+        return _flat(rows.iloc[0].to_dict())
     if args.store:
         raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
     return _read_run(args.run, args.run_kind) if args.run else None
@@ -260,5 +259,11 @@ def _read_run(path: Path, kind: str | None) -> dict[str, Any]:
         runs = chosen[0]
     if not isinstance(runs, dict):
         raise InvalidSettingError("run", str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
-    # `compare --json` keeps energy figures under "telemetry"; a hand-written file has them at the top.
-    return {**runs.get("telemetry", {}), **runs}
+    return _flat(runs)
+
+
+def _flat(run: dict[str, Any]) -> dict[str, Any]:
+    """Energy figures (and a measured idle power) next to the rest: `compare --json` nests them under
+    "telemetry", the store keeps that as JSON text, a hand-written file has them at the top."""
+    telemetry = run.get("telemetry") or {}
+    return {**(json.loads(telemetry) if isinstance(telemetry, str) else telemetry), **run}

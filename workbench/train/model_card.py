@@ -100,7 +100,7 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "",
         f"Measured with transformers' own `generate()` on {evaluation['stories']} stories sampled from `<bos>` "
         f"(seed {evaluation['seed']}), scored by the exact checks in `workbench.stories.checks`; speed at "
-        "batch 1 on this project's 2-core CPU, new tokens through `<eos>` per second (a noisy, shared "
+        "batch 1 on the CPU that wrote this card, new tokens through `<eos>` per second (a noisy, shared "
         "machine: read ratios, not absolute values).",
         "",
         f"Default settings ({json.dumps(manifest['default_settings'])}):",

@@ -11,6 +11,7 @@ playback (drag the scrubber).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -108,9 +109,9 @@ class CanvasView:
             self._draw(step, f"Resolved text \u2014 final step ({where}, finished: {result.finish_reason})", result.text, "final")
 
     def _draw(
-        self, step: DenoisingStep | None, title: str, final_text: str, frame: str, noise: list[int] | None = None
+        self, step: DenoisingStep | None, title: str, final_text: str, frame: str, noise: Sequence[int] = ()
     ) -> None:
-        words = [self._word(token) for token in (step.tokens if step is not None else noise or [])]
+        words = [self._word(token) for token in (step.tokens if step is not None else noise)]
         html = frame_html(
             step, words, title=title, final_text=final_text, block_size=self._block_size, frame=frame, run=self._run
         )
