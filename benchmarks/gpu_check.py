@@ -55,7 +55,9 @@ def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, *
 
 
 def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeats: int = 20) -> list[dict]:
-    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion, DynamicCache
+    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
+
+    from workbench import transformers_adapter as adapter
 
     config = DiffusionGemmaConfig(
         text_config=dict(vocab_size=32_768, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
@@ -69,14 +71,17 @@ def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeat
     with torch.inference_mode():
         context = torch.randint(0, 32_768, (1, 512), device="cuda")
         for canvas in canvases:
-            cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-            model.model.encoder(input_ids=context, past_key_values=cache)
+            cache = adapter.new_cache(model)
+            prefix = torch.ones((1, context.shape[1]), dtype=torch.bool, device="cuda")
+            adapter.encode_prefix(model, context, prefix, cache, torch.arange(context.shape[1], device="cuda")[None])
             tokens = torch.randint(0, 32_768, (1, canvas), device="cuda")
-            model(decoder_input_ids=tokens, past_key_values=cache)  # warm-up
+            attention = torch.ones((1, context.shape[1] + canvas), dtype=torch.bool, device="cuda")
+            positions = torch.arange(context.shape[1], context.shape[1] + canvas, device="cuda")[None]
+            adapter.denoise_logits(model, tokens, None, attention, cache, positions)  # warm-up
             torch.cuda.synchronize()
             started = time.perf_counter()
             for _ in range(repeats):
-                model(decoder_input_ids=tokens, past_key_values=cache)
+                adapter.denoise_logits(model, tokens, None, attention, cache, positions)
             torch.cuda.synchronize()
             per_step = (time.perf_counter() - started) / repeats
             rows.append({"canvas": canvas, "ms_per_step": round(per_step * 1e3, 3), "positions_per_s": round(canvas / per_step)})

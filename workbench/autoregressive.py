@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 
 import torch
-from transformers import DynamicCache
-
+from workbench import transformers_adapter as adapter
 from workbench.handle import ModelHandle, StepCallback
 from workbench.run_state import RunState
 from workbench.settings import GenerationSettings
@@ -51,14 +50,14 @@ class AutoregressiveModel(ModelHandle):
         stop: threading.Event | None,
     ) -> None:
         eos_ids = self.eos_ids
-        cache = DynamicCache(config=self.model.config)
+        cache = adapter.new_cache(self.model)
         feed = prompt_ids
         for index in range(settings.max_new_tokens):
             if stop is not None and stop.is_set():
                 run.finish_reason = "stopped"
                 return
             step_started = run.elapsed()
-            logits = self.model(input_ids=feed, past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+            logits = adapter.causal_lm_logits(self.model, feed, cache)
             run.forward_passes += 1
             token = choose_token(logits[:, -1, :].float(), settings, generator)
             if index == 0:

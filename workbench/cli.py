@@ -3,6 +3,7 @@
     workbench compare "Once upon a time"        # AR vs diffusion on the embedded models, as a table
     workbench compare "Once upon a time" --json # the same runs as JSON, each with its `kind`
     workbench models                            # what can be loaded, and whether offline
+    workbench doctor                            # versions in use, and whether each is a tested one
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from workbench import __version__
 from workbench.compare import compare_runs, comparison_table
 from workbench.cost.cli import register as register_cost_commands
 from workbench.errors import WorkbenchError
@@ -35,6 +37,7 @@ def _number(text: str) -> float | str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     compare = commands.add_parser("compare", help="run one prompt through an AR and a diffusion model")
@@ -57,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("models", help="list the models workbench can load")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_run_models)
+
+    doctor = commands.add_parser("doctor", help="print the versions in use and whether each is inside the tested range")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=_run_doctor)
 
     register_cost_commands(commands)  # breakeven, roofline
     return parser
@@ -89,6 +96,29 @@ def _run_models(args: argparse.Namespace) -> int:
     table = models()
     print(table.to_json(orient="records", indent=2) if args.json else table.drop(columns=["location"]).to_string(index=False))
     return 0
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from workbench.versions import dependency_report
+
+    report = dependency_report()
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
+    outside = report.loc[~report["ok"], "package"].tolist()
+    if args.json:
+        print(json.dumps({
+            "workbench": __version__, "python": platform.python_version(), "torch_build": build, "gpu": gpu,
+            "dependencies": report.to_dict(orient="records"), "all_tested": not outside,
+        }, indent=2))
+    else:
+        print(f"workbench {__version__}, Python {platform.python_version()}, torch {build}, GPU: {gpu}")
+        print(report.to_string(index=False))
+        print("all inside the declared ranges" if not outside else f"outside the declared ranges: {', '.join(outside)}")
+    return 0 if not outside else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,8 @@
 prompt, a device that is not there). Its message always names the parameter, the value given and
 what is allowed, so the same one line works in a notebook, in a widget and on the command line.
 `ModelUnavailableError` is raised when a model cannot be loaded (not on disk, hub unreachable).
+`UnsupportedVersionError` is raised at `load()` when an installed library the engine reaches into
+(transformers) lies outside the range workbench was tested with.
 
 Both derive from `WorkbenchError`, so callers can catch everything the project raises on purpose
 without catching genuine bugs.
@@ -30,6 +32,20 @@ class InvalidSettingError(WorkbenchError, ValueError):
 
 class ModelUnavailableError(WorkbenchError, OSError):
     """A model could not be found or fetched."""
+
+
+class UnsupportedVersionError(WorkbenchError, RuntimeError):
+    """An installed dependency is outside the version range workbench declares and tests."""
+
+    def __init__(self, package: str, installed: str, supported: str) -> None:
+        self.package = package
+        self.installed = installed
+        self.supported = supported
+        super().__init__(
+            f"{package} {installed} is installed, but workbench is tested with {package}{supported}; "
+            f"install a tested version: pip install '{package}{supported}' "
+            "(`workbench doctor` lists every version in use)"
+        )
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

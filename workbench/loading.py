@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 
 from workbench.autoregressive import AutoregressiveModel
 from workbench.diffusion.handle import DiffusionModel
@@ -23,6 +24,7 @@ from workbench.handle import ModelHandle
 from workbench.hub import resolve_hub_model
 from workbench.registry import REGISTRY
 from workbench.settings import SCHEDULE, ModelLimits
+from workbench.versions import require_supported
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_STEPS = 512
@@ -60,6 +62,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device, cpu_default: s
 
 def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto") -> ModelHandle:
     """Load a model by registered name (see `workbench.models()`), local folder, or hub id."""
+    require_supported("transformers", transformers.__version__)  # the engine reaches into its internals
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
     entry = REGISTRY.get(spec)

@@ -10,7 +10,9 @@ the committed tokens); it is cut at EOS and appended to the output.
 The random draws happen in the same order as transformers' `DiffusionGemmaForBlockDiffusion
 .generate()` (initial canvas, then per step: candidates, then renoise) so that, for the same seed and
 settings, both produce the same tokens. Batch size is 1: this is a tool for watching one run.
-Left out: static-cache compilation, image inputs, batching.
+Every call into the model goes through `workbench.transformers_adapter`, which hides how the
+installed transformers release names its arguments. Left out: static-cache compilation, image
+inputs, batching.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 import torch
 from transformers import DynamicCache
 
+from workbench import transformers_adapter as adapter
 from workbench.diffusion.early_exit import StableAndConfident
 from workbench.diffusion.samplers import Sampler, make_sampler
 from workbench.diffusion.temperature import temperature_at
@@ -46,13 +49,13 @@ def generate_blocks(
     """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
     block = settings.block_size
     vocab_size = model.config.text_config.vocab_size
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    cache = adapter.new_cache(model)
     attention = torch.ones((1, prompt_ids.shape[1]), dtype=torch.bool, device=prompt_ids.device)
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet
     encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
 
     for canvas_index in range(math.ceil(settings.max_new_tokens / block)):
-        _encode(model, unseen, attention, cache, encoder_positions)
+        adapter.encode_prefix(model, unseen, attention, cache, encoder_positions)
         if canvas_index == 0:
             run.mark_prefill_done()
         decoder_positions = torch.arange(
@@ -70,19 +73,6 @@ def generate_blocks(
         unseen, encoder_positions = finished, decoder_positions
         attention = torch.nn.functional.pad(attention, (0, block), value=True)
     run.finish_reason = "length"
-
-
-def _encode(
-    model: torch.nn.Module, unseen: torch.Tensor, attention: torch.Tensor, cache: DynamicCache, positions: torch.Tensor
-) -> None:
-    encoder = model.model.encoder
-    # A 0-width embedding tensor carries batch, length, dtype and device for the mask builder.
-    shape_only = torch.empty((1, unseen.shape[1], 0), dtype=model.dtype, device=unseen.device)
-    masks = encoder.create_masks_for_generate(
-        config=model.config, inputs_embeds=shape_only, attention_mask=attention,
-        past_key_values=cache, position_ids=positions,
-    )
-    encoder(input_ids=unseen, attention_mask=masks, past_key_values=cache, position_ids=positions)
 
 
 def _denoise_canvas(
@@ -103,11 +93,6 @@ def _denoise_canvas(
 ) -> torch.Tensor | None:
     """Run up to `settings.steps` denoising steps on one canvas; return the final tokens or None if stopped."""
     vocab_size = model.config.text_config.vocab_size
-    masks = model.model.decoder.create_diffusion_decoder_attention_mask(
-        config=model.config, inputs_embeds=canvas.unsqueeze(-1), past_key_values=cache,
-        decoder_attention_mask=decoder_attention,
-    )
-    embed_dtype = model.model.decoder.embed_tokens.weight.dtype
     exit_rule = StableAndConfident() if settings.early_exit else None
     locked = torch.zeros_like(canvas, dtype=torch.bool)
     previous_accepted, previous_tokens = locked, canvas
@@ -119,10 +104,7 @@ def _denoise_canvas(
             run.finish_reason = "stopped"
             return None
         step_started = run.elapsed()
-        logits = model(
-            decoder_input_ids=canvas, self_conditioning_logits=self_conditioning, decoder_attention_mask=masks,
-            past_key_values=cache, decoder_position_ids=positions,
-        ).logits
+        logits = adapter.denoise_logits(model, canvas, self_conditioning, decoder_attention, cache, positions)
         run.forward_passes += 1
 
         temperature = temperature_at(settings.temperature, settings.steps - step + 1, settings.steps, t_min, t_max)
@@ -146,7 +128,7 @@ def _denoise_canvas(
             locked = accepted
         done = exit_rule(argmax, entropy) if exit_rule is not None else False
         done = done or bool(sampler.locks_committed and locked.all())
-        self_conditioning = scaled.to(embed_dtype)
+        self_conditioning = scaled  # the decoder softmaxes these itself, as in transformers' generate()
 
         kept = accepted & previous_accepted & (next_canvas == previous_tokens)
         state = torch.where(kept, KEPT, torch.where(accepted, NEW, NOISE))
