@@ -1,5 +1,7 @@
 """`workbench.load(spec)`: a registered name, a local folder or a hub id -> a ready model handle.
 
+An http(s) URL instead connects to an OpenAI-compatible server (see `workbench.served`).
+
 The folder's config decides the kind: `diffusion_gemma` configs become a `DiffusionModel` on
 transformers' `DiffusionGemmaForBlockDiffusion`, anything else an `AutoregressiveModel` on
 `AutoModelForCausalLM`. An optional `workbench.json` beside the weights gives default settings and
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import transformers
@@ -23,6 +25,7 @@ from workbench.gemma_gguf import ensure_converted
 from workbench.handle import ModelHandle
 from workbench.hub import resolve_hub_model
 from workbench.registry import REGISTRY
+from workbench.served.handle import ServedModel, load_served
 from workbench.settings import SCHEDULE, ModelLimits
 from workbench.versions import require_supported
 
@@ -60,8 +63,25 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device, cpu_default: s
     return DTYPES[dtype]
 
 
-def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto") -> ModelHandle:
-    """Load a model by registered name (see `workbench.models()`), local folder, or hub id."""
+def load(
+    spec: str,
+    device: str | torch.device = "auto",
+    dtype: str | torch.dtype = "auto",
+    *,
+    model: str | None = None,
+    kind: Literal["autoregressive", "diffusion"] | None = None,
+) -> ModelHandle | ServedModel:
+    """Load a model by registered name (see `workbench.models()`), local folder, or hub id; or connect
+    to a served one by URL ("http://HOST:PORT/v1"), where `model` picks one the server serves
+    (default: its first) and `kind` says how it generates (the server does not)."""
+    if isinstance(spec, str) and spec.startswith(("http://", "https://")):
+        if (device, dtype) != ("auto", "auto"):
+            raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
+                                      "'auto' for a served model: the server chose them at start-up")
+        return load_served(spec, model=model, kind=kind)
+    for name, value in (("model", model), ("kind", kind)):
+        if value is not None:
+            raise InvalidSettingError(name, value, "None unless spec is a server URL (http://HOST:PORT/v1)")
     require_supported("transformers", transformers.__version__)  # the engine reaches into its internals
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")

@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-FinishReason = Literal["eos", "length", "stopped", "interrupted"]
+FinishReason = Literal["eos", "length", "stopped", "interrupted", "error"]  # error: a served stream failed (why: telemetry["error"])
 
 # Position states in a trace step, as the live canvas colours them.
 NOISE, NEW, KEPT = 0, 1, 2
@@ -49,7 +49,7 @@ class StepEvent:
     """What a per-step callback receives: one per token (autoregressive) or per denoising step."""
 
     kind: Literal["autoregressive", "diffusion"]
-    forward_passes: int  # forward passes so far in this run
+    forward_passes: int | None  # forward passes so far in this run (None: a served model, which streams chunks)
     elapsed_s: float  # since generation started (prefill included)
     committed_ids: list[int]  # tokens that are final so far (diffusion: finished canvases only)
     time_to_first_token_s: float | None
@@ -74,8 +74,8 @@ class GenerationResult:
     time_to_first_token_s: float | None  # None when stopped before any token was final
     total_s: float
     step_times_s: list[float]  # per token after the first (AR: the first pass is the prefill) or per denoising step
-    forward_passes: int  # decoder/model forward passes that produced tokens (prefill excluded)
-    prompt_tokens: int
+    forward_passes: int | None  # decoder/model forward passes that produced tokens (prefill excluded); None: served
+    prompt_tokens: int | None  # None: a served run that ended before the server reported usage
     trace: list[DenoisingStep] = field(default_factory=list)
     telemetry: dict[str, Any] = field(default_factory=dict)
 
@@ -96,7 +96,7 @@ class GenerationResult:
 
     @property
     def tokens_per_forward(self) -> float | None:
-        if self.forward_passes == 0:
+        if not self.forward_passes:  # 0, or None for a served model (see telemetry["tokens_per_chunk"])
             return None
         return self.new_tokens / self.forward_passes
 
@@ -135,7 +135,7 @@ class GenerationResult:
         rate_text = f"{rate:.1f} tok/s" if rate is not None else "no tokens"
         return (
             f"GenerationResult({self.kind} {self.model!r}: {self.new_tokens} tokens, {rate_text}, "
-            f"{self.forward_passes} forward passes, finish={self.finish_reason}, text={self.text[:60]!r})"
+            f"{self.forward_passes if self.forward_passes is not None else 'n/a'} forward passes, finish={self.finish_reason}, text={self.text[:60]!r})"
         )
 
 
