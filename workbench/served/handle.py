@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {"max_new_tokens": 64, "temperature": 0.8, "seed": No
 REQUEST_KNOBS = ("max_new_tokens", "temperature", "top_p", "top_k", "seed")
 SERVER_WIDE = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
 SERVER_FINISH: dict[str, FinishReason] = {"length": "length", "stop": "eos"}
+LISTING_TIMEOUT_S = 5.0  # answering /models and /version takes a live server milliseconds
 UNKNOWN_CONTEXT = 1 << 30  # a server that does not report max_model_len checks the length itself
 NOT_MEASURABLE = {
     "forward_passes_missing": "served: the server streams chunks, not forward passes (see stream_chunks)",
@@ -84,7 +85,7 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
     deadlines = deadlines or Deadlines()
     api_key = next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    client = httpx.Client(base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(10.0, connect=deadlines.connect_s))
+    client = httpx.Client(base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(LISTING_TIMEOUT_S, connect=deadlines.connect_s))
     started = time.perf_counter()
     try:
         listing = client.get("models")

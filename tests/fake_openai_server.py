@@ -1,0 +1,102 @@
+"""A small misbehaving OpenAI-compatible server on 127.0.0.1, for the served-model fault tests.
+
+It serves `/v1/models` and a streaming `/v1/completions` whose behaviour is chosen by the request's
+model name (all of them are listed, so `load(url, model=NAME)` picks one): a good stream, an HTTP
+error, a malformed event, a stall before or after the first chunk, a connection closed mid-stream,
+an error body that echoes the caller's Authorization header. Real sockets, real HTTP: only the
+server's behaviour is made up. Every request's Authorization header is kept in `seen_authorization`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "echo-key")
+STALL_S = 8.0  # longer than any deadline the tests set; the server threads are daemons
+
+
+def _chunk(text: str, token_id: int, finish: str | None = None) -> dict:
+    return {"choices": [{"index": 0, "text": text, "token_ids": [token_id], "finish_reason": finish}]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"  # no chunked framing: closing the socket ends the body, as a dying server does
+
+    def log_message(self, *args: object) -> None:  # keep pytest's output clean
+        pass
+
+    def do_GET(self) -> None:
+        self.server.seen_authorization.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        if self.path == "/v1/models":
+            self._json(200, {"object": "list", "data": [{"id": name, "max_model_len": 256} for name in BEHAVIOURS]})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        self.server.seen_authorization.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        behaviour = body["model"]
+        if behaviour == "http500":
+            return self._json(500, {"error": {"message": "engine dead"}})
+        if behaviour == "http400":
+            return self._json(400, {"error": {"message": "max_tokens is too large"}})
+        if behaviour == "echo-key":
+            return self._json(500, {"error": {"message": f"bad credentials {self.headers.get('Authorization')}"}})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        if behaviour == "stall-first":
+            time.sleep(STALL_S)
+            return
+        self._event(_chunk(" once", 11))
+        if behaviour == "malformed":
+            return self._line("data: {this is not json")
+        if behaviour == "stall":
+            time.sleep(STALL_S)
+            return
+        if behaviour == "close":
+            return  # HTTP/1.0: the handler returning closes the connection, mid-stream
+        self._event(_chunk(" upon", 12))
+        self._event(_chunk(" a", 13, finish="length"))
+        self._event({"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 3}})
+        self._line("data: [DONE]")
+
+    def _event(self, data: dict) -> None:
+        self._line(f"data: {json.dumps(data)}")
+        time.sleep(0.02)
+
+    def _line(self, line: str) -> None:
+        self.wfile.write(f"{line}\n\n".encode())
+        self.wfile.flush()
+
+    def _json(self, status: int, data: dict) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class FakeServer:
+    """Context manager: `with FakeServer() as server: server.url` is "http://127.0.0.1:PORT/v1"."""
+
+    def __enter__(self) -> FakeServer:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.seen_authorization = []  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def seen_authorization(self) -> list[str | None]:
+        return self._server.seen_authorization  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
