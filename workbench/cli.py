@@ -2,6 +2,7 @@
 
     workbench compare "Once upon a time"        # AR vs diffusion on the embedded models, as a table
     workbench compare "Once upon a time" --json # the same runs as JSON, each with its `kind`
+    workbench compare "Once upon a time" --served http://127.0.0.1:8000/v1 --json   # and a served model
     workbench models                            # what can be loaded, and whether offline
     workbench doctor                            # versions in use, and whether each is a tested one
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
@@ -23,7 +24,7 @@ import pandas as pd
 from workbench import __version__
 from workbench.compare import compare_runs, comparison_table
 from workbench.cost.cli import register as register_cost_commands
-from workbench.errors import WorkbenchError
+from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.store import ResultsStore
 
 
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
     compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")
     compare.add_argument("--no-early-exit", action="store_true", help="diffusion: always run every step")
+    compare.add_argument("--served", metavar="URL", help="also run an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (API key: $WORKBENCH_API_KEY)")
+    compare.add_argument("--served-model", metavar="NAME", help="which model the server should run (default: the first it lists)")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--device", default="auto")
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
@@ -75,10 +78,13 @@ def _run_compare(args: argparse.Namespace) -> int:
         "early_exit": False if args.no_early_exit else None,
     }
     shared = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed}
+    if args.served_model is not None and args.served is None:
+        raise InvalidSettingError("--served-model", args.served_model, "only together with --served URL")
     store = None if args.no_store else ResultsStore(args.store)
     results = compare_runs(
         args.prompt, ar=args.ar, diffusion=args.diffusion, device=args.device,
         shared_settings=shared, diffusion_settings=diffusion_settings, store=store,
+        served=args.served, served_model=args.served_model,
     )
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))

@@ -1,7 +1,9 @@
 """Run one prompt through an autoregressive and a diffusion model and put the numbers side by side.
 
 Used by `workbench compare`, the notebooks and the race widget's results table. The models run one
-after the other (not at the same time) so that neither slows the other down.
+after the other (not at the same time) so that neither slows the other down. With `served=URL` a
+third run goes to an OpenAI-compatible server (vLLM, ...) with the shared settings; its energy is
+spent on the server, so it runs without a local energy meter (and says so in its telemetry).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workbench.telemetry.energy import measured_generate
 TABLE_COLUMNS = {
     "model": "model",
     "kind": "kind",
+    "device": "device",
     "new_tokens": "tokens",
     "time_to_first_token_s": "first token (s)",
     "total_s": "total (s)",
@@ -38,18 +41,25 @@ def compare_runs(
     shared_settings: dict[str, Any] | None = None,
     diffusion_settings: dict[str, Any] | None = None,
     store: ResultsStore | None = None,
+    served: str | None = None,
+    served_model: str | None = None,
 ) -> list[GenerationResult]:
-    """Load both models (settings are checked before the first run), generate with each under an
-    energy meter, and add both runs to `store` when one is given."""
+    """Load both models (and connect to `served`; settings are checked before the first run),
+    generate with each under an energy meter, and add every run to `store` when one is given."""
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
+    served_handle = load(served, model=served_model) if served is not None else None
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
+    if served_handle is not None:
+        served_handle.settings(**shared)
     results = [
         measured_generate(ar_handle, prompt, **shared),
         measured_generate(diffusion_handle, prompt, **shared, **only_diffusion),
     ]
+    if served_handle is not None:
+        results.append(served_handle.generate(prompt, **shared))
     if store is not None:
         for result in results:
             store.add(result, tags={"source": "compare"})
