@@ -145,3 +145,36 @@ def test_roofline_explicit_device_summary(capsys):
 def test_roofline_bad_input_raises(capsys):
     with pytest.raises(InvalidSettingError, match="bandwidth_gb_s"):
         run(capsys, "roofline", "--bandwidth-gb-s", "-1")
+
+
+def served_run():
+    """A served run as `workbench compare --served URL --json` records it (no energy: it is the server's)."""
+    from dataclasses import replace
+
+    run = replace(gpu_run("autoregressive", tokens=64), device="served", forward_passes=None, total_s=0.5)
+    run.telemetry = {"served": True, "endpoint": "http://127.0.0.1:8000/v1", "server_model": "tiny-ar",
+                     "joules_per_token_missing": "served: the energy is spent on the server"}  # fmt: skip
+    return run
+
+
+def test_breakeven_puts_a_measured_served_run_beside_the_cloud_price(capsys, tmp_path):
+    runs = tmp_path / "compare.json"
+    listed = [gpu_run("autoregressive", joules=0.9), gpu_run("diffusion"), served_run()]
+    runs.write_text(json.dumps([result.to_dict() for result in listed]))
+    base = ("breakeven", "--hardware", "rtx-5090", "--tariff", "san-diego", "--run", str(runs), "--run-kind", "autoregressive")
+    code, out = run(capsys, *base, "--cloud-run", str(runs), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["local"]["joules_per_token"] == 0.9  # the local AR run, not the served one
+    measured = report["cloud_measured"]
+    assert measured["endpoint"] == "http://127.0.0.1:8000/v1" and measured["tokens_per_second"] == pytest.approx(128.0)
+    assert measured["time_to_first_token_s"] == 0.02
+    code, out = run(capsys, *base, "--cloud-run", str(runs))
+    assert "cloud measured at http://127.0.0.1:8000/v1: 128 tok/s, first token 0.02 s" in out
+    single = tmp_path / "served.json"
+    single.write_text(served_run().to_json())
+    with pytest.raises(InvalidSettingError, match="a served run goes to --cloud-run"):
+        run(capsys, "breakeven", "--hardware", "rtx-5090", "--run", str(single))
+    local = tmp_path / "local.json"
+    local.write_text(gpu_run("diffusion").to_json())
+    with pytest.raises(InvalidSettingError, match="cloud_run=.*a served run"):
+        run(capsys, "breakeven", "--hardware", "rtx-5090", "--cloud-run", str(local))

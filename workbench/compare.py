@@ -70,8 +70,8 @@ def comparison_table(results: list[GenerationResult]) -> pd.DataFrame:
     """One row per run with the numbers that matter for the comparison (None = not measured)."""
     rows = []
     for result in results:
-        row = {**result.metrics(), "model": result.model, "kind": result.kind, "text": result.text,
-               "energy": energy_label(result)}
+        row = {**result.metrics(), "model": result.model, "kind": result.kind, "device": result.device,
+               "text": result.text, "energy": energy_label(result)}
         rows.append({label: row[key] for key, label in TABLE_COLUMNS.items()})
     return pd.DataFrame(rows).round(3)
 

@@ -5,8 +5,11 @@ prints a short summary (or JSON with `--json`) and returns an exit code. Bad inp
 `InvalidSettingError`, which the main CLI turns into one line. Every model input has an option;
 `--data-dir` points at a folder of edited CSV files (any file missing there comes from the bundled
 data). A measured run comes from a JSON file (`--run`, also the list `workbench compare --json`
-prints, with `--run-kind`) or from a results store (`--store`, `--run-uuid`). Left out: plots (they
-belong in a notebook) and reading many runs at once.
+prints, with `--run-kind`) or from a results store (`--store`, `--run-uuid`). A measured served run
+(`--cloud-run`, e.g. from `workbench compare --served URL --json`) puts the endpoint's speed and
+first-token latency beside the cloud price; the price alone still sets the cloud's cost per token,
+because a hosted API bills tokens, not seconds. Left out: plots (they belong in a notebook) and
+reading many runs at once.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ _CLOUD = (
     ("--batch-discount", float, 0.0, "batch API discount as a fraction (e.g. 0.5)"),
     ("--input-per-output", float, 1.0, "input tokens read per generated token"),
     ("--monthly-tokens", float, None, "generated tokens per month, for the payback time"),
+    ("--cloud-run", Path, None, "JSON file with a measured served run (workbench compare --served URL --json): "
+     "its speed and latency are reported beside the price"),
 )
 _ROOFLINE = (
     ("--bandwidth-gb-s", float, None, "memory bandwidth in GB/s"),
@@ -92,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def breakeven_command(args: argparse.Namespace) -> int:
+    served = _served_figures(args.cloud_run) if args.cloud_run else None
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     tariff_name = args.tariff or (None if args.usd_per_kwh is not None else DEFAULT_TARIFF)
     chosen_tariff = None
@@ -117,10 +123,10 @@ def breakeven_command(args: argparse.Namespace) -> int:
     offer = _cloud(args)
     result = compare(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
     if args.json:
-        report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict()}
+        report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict(), "cloud_measured": served}
         print(json.dumps(report, indent=2))
     else:
-        _print_breakeven(result, local)
+        _print_breakeven(result, local, served)
     return 0
 
 
@@ -154,7 +160,7 @@ def roofline_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
+def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, Any] | None = None) -> None:
     print(f"{result.hardware} vs {result.cloud} (input:output {result.input_per_output:g}, tariff {local.tariff.name})")
     capacity, monthly = result.capacity_tokens_per_month / 1e6, result.local_usd_per_month_at_capacity
     print(
@@ -162,6 +168,13 @@ def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
         f"(up to {capacity:,.4g}M tokens for ${monthly:,.2f} a month)"
     )
     print(f"  cloud: ${result.cloud_usd_per_m_tokens:.4g}/M tokens")
+    if served is not None:
+        rate, first = served["tokens_per_second"], served["time_to_first_token_s"]
+        print(
+            f"  cloud measured at {served['endpoint']}: "
+            f"{f'{rate:.4g} tok/s' if rate is not None else 'tok/s not measured'}, "
+            f"{f'first token {first:.3g} s' if first is not None else 'no first token'} (one user)"
+        )
     if result.breakeven_tokens_per_month is None:
         print(f"  break-even: {result.never_reason}")
     else:
@@ -239,27 +252,47 @@ def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
-        return _flat(rows.iloc[0].to_dict())
+        run = _flat(rows.iloc[0].to_dict())
+        if run.get("served"):
+            raise InvalidSettingError("run_uuid", args.run_uuid, "a run measured on this box (this one was served: use it with --cloud-run)")
+        return run
     if args.store:
         raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
-    return _read_run(args.run, args.run_kind) if args.run else None
+    return _read_run(args.run, args.run_kind, served=False) if args.run else None
 
 
-def _read_run(path: Path, kind: str | None) -> dict[str, Any]:
+def _served_figures(path: Path) -> dict[str, Any]:
+    """What a measured served run says about the cloud side: speed and latency for one user."""
+    run = _read_run(path, None, served=True, parameter="cloud_run")
+    keys = ("endpoint", "server_model", "server_version", "tokens_per_second", "time_to_first_token_s", "total_s", "new_tokens")
+    return {key: run.get(key) for key in keys}
+
+
+def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run") -> dict[str, Any]:
+    """One run from a file: a single object, or the one run of `kind` in a `compare --json` list
+    (runs on this box for --run, the served run for --cloud-run)."""
     try:
         runs = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise InvalidSettingError("run", str(path), f"a readable JSON file ({error})") from None
+        raise InvalidSettingError(parameter, str(path), f"a readable JSON file ({error})") from None
     if isinstance(runs, list):
-        kinds = [run.get("kind") for run in runs if isinstance(run, dict)]
-        chosen = [run for run in runs if isinstance(run, dict) and (kind is None or run.get("kind") == kind)]
+        candidates = [_flat(run) for run in runs if isinstance(run, dict) and bool(_flat(run).get("served")) == served]
+        kinds = [str(run.get("kind")) for run in candidates]
+        chosen = [run for run in candidates if kind is None or run.get("kind") == kind]
         if len(chosen) != 1:
-            allowed = "the kind of exactly one run in the file: " + ", ".join(map(str, kinds))
-            raise InvalidSettingError("run_kind", kind, allowed)
+            what = "served run" if served else "run measured on this box"
+            raise InvalidSettingError(
+                "run_kind" if parameter == "run" else parameter, kind if parameter == "run" else str(path),
+                f"a file with exactly one such {what}, or the kind of one: " + (", ".join(kinds) or "none in the file"),
+            )
         runs = chosen[0]
     if not isinstance(runs, dict):
-        raise InvalidSettingError("run", str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
-    return _flat(runs)
+        raise InvalidSettingError(parameter, str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
+    run = _flat(runs)
+    if bool(run.get("served")) != served:
+        allowed = "a served run (workbench compare --served URL --json)" if served else "a run measured on this box (a served run goes to --cloud-run)"
+        raise InvalidSettingError(parameter, str(path), allowed)
+    return run
 
 
 def _flat(run: dict[str, Any]) -> dict[str, Any]:
