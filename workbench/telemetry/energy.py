@@ -40,7 +40,7 @@ READING_KEYS = (
 
 
 class _Generates(Protocol):
-    device: torch.device
+    device: torch.device | str  # "served" for a model behind a server (no local meter)
 
     def generate(self, prompt: str, **settings: Any) -> GenerationResult: ...
 
@@ -147,6 +147,8 @@ def measured_generate(
     handle: _Generates, prompt: str, *, idle_power_w: float | None = None, **settings: Any
 ) -> GenerationResult:
     """`handle.generate(prompt, **settings)` inside an `EnergyMeter`, with the reading attached."""
+    if getattr(handle, "served", False):  # a served model spends its energy on the server; its result says so
+        return handle.generate(prompt, **settings)
     with EnergyMeter(handle.device, idle_power_w=idle_power_w) as meter:
         result = handle.generate(prompt, **settings)
     return meter.attach(result)
