@@ -9,8 +9,10 @@ aggregate tokens/s (all tokens / the level's wall time: what the server delivers
 cost per million tokens at N users needs), per-user tokens/s (median over requests: what each user
 feels) and TTFT p50/p95. Every level is bounded in count and in time (`timeout_s`): when it runs
 out, the runs still going are stopped and counted as unfinished, never waited on. Runs may be
-added to a `ResultsStore`, tagged with their level. Left out: open-loop arrival rates (Poisson
-traffic) and warm-up requests; `vllm bench serve` does those.
+added to a `ResultsStore`, tagged with their level. One untimed warm-up request goes first
+(`warmup=False` skips it): a server's first request pays for lazy set-up, which would make level 1
+look slow and every later level look like a speed-up. Left out: open-loop arrival rates (Poisson
+traffic); `vllm bench serve` does those.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def load_sweep(
     requests_per_level: int | None = None,
     timeout_s: float = 300.0,
     store: ResultsStore | None = None,
+    warmup: bool = True,
     **settings: Any,
 ) -> pd.DataFrame:
     """One row per level (see the module docstring); settings are checked before the first request."""
@@ -55,6 +58,8 @@ def load_sweep(
         requests_per_level = check_int("requests_per_level", requests_per_level, max(levels), 4 * MAX_LEVEL)
     timeout_s = check_float("timeout_s", timeout_s, 0.0, None, low_inclusive=False)
     handle.settings(**settings)
+    if warmup:
+        handle.generate(prompt, **settings)
     rows = []
     with tqdm(total=sum(requests_per_level or level for level in levels), desc="load sweep", unit="request") as bar:
         for level in levels:
