@@ -165,3 +165,14 @@ def test_the_knob_sweep_takes_a_served_model(vllm_url):
     assert frame["joules_per_token"].isna().all()  # the server's energy: not measured here, never 0
     with pytest.raises(workbench.InvalidSettingError, match="fixes it at start-up"):
         sweep(load_served(vllm_url), PROMPTS[0], steps=[8, 16])
+
+
+def test_the_control_panel_races_a_served_lane(vllm_url):
+    from workbench.widgets.panel import ControlPanel
+
+    panel = ControlPanel("tiny-ar", "tiny-diffusion", served=vllm_url, store=None)
+    panel.run(PROMPTS[0])
+    assert panel.wait(120)
+    assert [result.device for result in panel.results][2] == "served" and "tiny-ar (served)" in panel.status.value
+    lane = panel.race.lanes["served"].html.value
+    assert 'data-status="done' in lane and "n/a (served" in lane and panel.results[2].text.strip()[:20] in lane

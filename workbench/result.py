@@ -54,6 +54,7 @@ class StepEvent:
     committed_ids: list[int]  # tokens that are final so far (diffusion: finished canvases only)
     time_to_first_token_s: float | None
     step: DenoisingStep | None = None  # the diffusion step just taken; None for autoregressive
+    text: str | None = None  # the text so far, from a served model (it has no local tokenizer to decode with)
 
 
 @dataclass

@@ -237,7 +237,7 @@ class ServedModel:
                 if run.add(event) and callback is not None:
                     callback(StepEvent(
                         kind=self.kind, forward_passes=None, elapsed_s=event.arrived_s - run.started,
-                        committed_ids=list(run.token_ids), time_to_first_token_s=run.first_s,
+                        committed_ids=list(run.token_ids), time_to_first_token_s=run.first_s, text="".join(run.text),
                     ))
             elif isinstance(event, Done):
                 run.finish()

@@ -3,6 +3,7 @@
     panel = ControlPanel("tiny-ar", "tiny-diffusion")   # names or loaded handles
     panel                                               # shows it in the notebook
     panel.run("Once upon a time"); panel.wait()         # the same as typing and pressing Run
+    ControlPanel(served="http://127.0.0.1:8000/v1")     # a third lane: a model behind a server
 
 Run checks the settings with the engine first, so a bad value is refused at once with the engine's
 own one-line message (value given, what is allowed) in the panel's status line. The race then runs
@@ -10,7 +11,9 @@ in a worker thread: the notebook stays usable, Stop ends the run at its next ste
 disabled until the worker is done, and any error lands in the status line (the full exception is
 kept as `panel.last_error`), never as a traceback in some other cell. Picking another model loads it
 in the same worker. Finished runs go to the results store (`store=`) and the table under the race.
-Left out: more than two models at once and editing a run's settings after it started.
+A served model (`served=`, a URL or a `workbench.served` handle) runs third with the autoregressive
+settings. Left out: more than two local models at once, picking the served model from the panel, and
+editing a run's settings after it started.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from workbench.handle import ModelHandle
 from workbench.loading import load
 from workbench.registry import REGISTRY, available_offline
 from workbench.result import GenerationResult
+from workbench.served.handle import ServedModel, load_served
 from workbench.store import ResultsStore
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.controls import Controls
@@ -48,11 +52,15 @@ class ControlPanel:
         store: StoreChoice = True,
         device: str = "auto",
         hz: float = DEFAULT_HZ,
+        served: str | ServedModel | None = None,
     ) -> None:
         """`store`: True = your default `ResultsStore()`, a store or a path = that one, None = keep runs here only."""
         self.device = device
         self._loaded: dict[str, ModelHandle] = {}
         self.handles = {"autoregressive": self._handle(ar, "autoregressive"), "diffusion": self._handle(diffusion, "diffusion")}
+        self.served = load_served(served) if isinstance(served, str) else served
+        if self.served is not None and not isinstance(self.served, ServedModel):
+            raise InvalidSettingError("served", served, "a server URL like http://HOST:PORT/v1, a served handle, or None")
         self.last_error: Exception | None = None
         self.controls = Controls()
         self.controls.configure(self.handles["autoregressive"], self.handles["diffusion"])
@@ -66,7 +74,7 @@ class ControlPanel:
         self.status = widgets.HTML()
         self.status.add_class("wb-status")
         self.canvas = CanvasView(hz)
-        self.race = RaceView(hz)
+        self.race = RaceView(hz, served=self.served is not None)
         self.table = ResultsTable(open_store(store))
         self.worker = Worker(on_error=self._show_error, on_done=self._idle)
         self.widget = widgets.VBox([
@@ -125,20 +133,26 @@ class ControlPanel:
                 warnings.simplefilter("always")
                 ar.settings(**ar_settings)
                 diffusion.settings(**diffusion_settings)
+                if self.served is not None:
+                    self.served.settings(**ar_settings)
         except WorkbenchError as error:
             self._say(str(error), "error")
             return
         notes = [str(warning.message) for warning in caught]
         prompt = self.controls.prompt.value
 
+        served = (self.served, ar_settings) if self.served is not None else None
+
         def race(stop: Any) -> None:
             results = self.race.run(
-                prompt, ar=(ar, ar_settings), diffusion=(diffusion, diffusion_settings), stop=stop, canvas=self.canvas
+                prompt, ar=(ar, ar_settings), diffusion=(diffusion, diffusion_settings), served=served, stop=stop,
+                canvas=self.canvas,
             )
             problem = self.table.add(results)
             self._say(problem or self._summary(results), "note" if problem else "info")
 
-        self._busy("Running " + " then ".join(display_name(handle.name) for handle in (ar, diffusion)) + "\u2026", notes)
+        running = [ar, diffusion] + ([self.served] if self.served is not None else [])
+        self._busy("Running " + " then ".join(display_name(handle.name) for handle in running) + "\u2026", notes)
         self.worker.start(race, name="workbench-race")
 
     def _pick(self, kind: str, name: str) -> None:
@@ -207,7 +221,8 @@ class ControlPanel:
         parts = []
         for result in results:
             rate = result.tokens_per_second
-            parts.append(f"{display_name(result.model)}: {result.new_tokens} tokens, " + (f"{rate:.1f} tok/s" if rate else "no tokens"))
+            where = " (served)" if result.device == "served" else ""
+            parts.append(f"{display_name(result.model)}{where}: {result.new_tokens} tokens, " + (f"{rate:.1f} tok/s" if rate else "no tokens"))
         ended = "Stopped" if any(result.stopped for result in results) else "Done"
         return f"{ended}. " + "; ".join(parts) + f". {self._where_stored()}"
 

@@ -2,10 +2,12 @@
 
 Each model has a lane showing its text as it becomes final, tokens/s, time to first token, forward
 passes and power: live watts from NVML while a run is going, the run's average from its energy
-window at the end. The two runs go one after the other, never at the same time: on 2 CPU
+window at the end. The runs go one after the other, never at the same time: on 2 CPU
 cores or one GPU, two concurrent runs would steal compute from each other, and the tokens/s the race
 exists to compare would measure the contention instead of the models (`workbench.compare` does the
-same). Without a GPU power reads "n/a (no GPU)", never 0. Left out: more than two lanes.
+same). Without a GPU power reads "n/a (no GPU)", never 0. A third lane, `RaceView(served=True)`,
+races a model behind a server (`workbench.served`) with the AR settings; its power is the server's,
+so it reads "n/a". Left out: more than two local lanes.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import ipywidgets as widgets
 import torch
 
 from workbench.diffusion.handle import BlockSizeWarning
+from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult, StepEvent
+from workbench.served.handle import ServedModel
 from workbench.telemetry.energy import EnergyMeter
 from workbench.telemetry.power import live_power_reader
 from workbench.telemetry.reasons import TelemetryWarning
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
-Entrant = tuple[ModelHandle, dict[str, Any]]  # a loaded model and the settings it runs with
+Entrant = tuple[ModelHandle | ServedModel, dict[str, Any]]  # a loaded model and the settings it runs with
 NO_GPU = "n/a (no GPU)"
+SERVED_POWER = "n/a (served: the server's power)"
 
 
 def display_name(name: str) -> str:
@@ -40,6 +45,8 @@ def display_name(name: str) -> str:
 
 def power_text(device: torch.device | str, telemetry: dict[str, Any] | None) -> str:
     """Average power of a run as shown to people: watts, or why there is no figure (never a made-up 0)."""
+    if str(device) == "served":
+        return SERVED_POWER
     if torch.device(device).type != "cuda":
         return NO_GPU
     if telemetry is None:
@@ -97,7 +104,8 @@ class Lane:
     def begin(self, handle: ModelHandle) -> None:
         self._handle = handle
         self._throttle.reset()
-        self._read_watts, self._watts_missing = self._live_power(handle.device)
+        served = isinstance(handle, ServedModel)
+        self._read_watts, self._watts_missing = (None, None) if served else self._live_power(handle.device)
         self._set("running", self._numbers(0, None, None, 0, self._live_watts()), "")
 
     def on_step(self, event: StepEvent) -> None:
@@ -105,7 +113,7 @@ class Lane:
             return
         tokens = len(event.committed_ids)
         rate = tokens / event.elapsed_s if tokens and event.elapsed_s > 0 else None
-        text = self._handle.tokenizer.decode(event.committed_ids, skip_special_tokens=True)  # type: ignore[union-attr]
+        text = event.text if event.text is not None else self._handle.tokenizer.decode(event.committed_ids, skip_special_tokens=True)  # type: ignore[union-attr]
         numbers = self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, self._live_watts())
         self._set("running", numbers, text)
 
@@ -126,6 +134,8 @@ class Lane:
 
     def _live_watts(self) -> str:
         if self._read_watts is None:
+            if isinstance(self._handle, ServedModel):
+                return SERVED_POWER
             return NO_GPU if self._handle.device.type != "cuda" else f"n/a ({self._watts_missing})"  # type: ignore[union-attr]
         try:
             return f"{self._read_watts():.0f} W now"
@@ -133,12 +143,12 @@ class Lane:
             self._read_watts, self._watts_missing = None, f"power reading failed: {error}"
             return f"n/a ({self._watts_missing})"
 
-    def _numbers(self, tokens: int, rate: float | None, first_s: float | None, passes: int, power: str) -> dict[str, str]:
+    def _numbers(self, tokens: int, rate: float | None, first_s: float | None, passes: int | None, power: str) -> dict[str, str]:
         return {
             "tokens": str(tokens),
             "tokens/s": f"{rate:.1f}" if rate is not None else "\u2013",
             "first token": f"{first_s:.3f} s" if first_s is not None else "\u2013",
-            "forward passes": str(passes),
+            "forward passes": str(passes) if passes is not None else "n/a (served: chunks, not passes)",
             "power": power,
         }
 
@@ -149,8 +159,11 @@ class Lane:
 
 
 class RaceView:
-    def __init__(self, hz: float = DEFAULT_HZ) -> None:
-        self.lanes = {kind: Lane(kind, hz) for kind in ("autoregressive", "diffusion")}
+    def __init__(self, hz: float = DEFAULT_HZ, served: bool = False) -> None:
+        kinds = ("autoregressive", "diffusion", "served") if served else ("autoregressive", "diffusion")
+        self.lanes = {kind: Lane(kind, hz) for kind in kinds}
+        for lane in self.lanes.values():
+            lane.html.layout.width = f"{100 // len(kinds)}%"
         self.widget = widgets.HBox([lane.html for lane in self.lanes.values()])
 
     def run(
@@ -159,19 +172,23 @@ class RaceView:
         *,
         ar: Entrant,
         diffusion: Entrant,
+        served: Entrant | None = None,
         stop: threading.Event | None = None,
         canvas: CanvasView | None = None,
     ) -> list[GenerationResult]:
-        """Run both models in turn (blocking; the panel calls this from its worker thread).
+        """Run the models in turn (blocking; the panel calls this from its worker thread).
 
-        A stop request ends the current run at its next step and skips the one after; the results
+        A stop request ends the current run at its next step and skips the ones after; the results
         of the runs that happened come back, stopped ones marked "stopped".
         """
+        if served is not None and "served" not in self.lanes:
+            raise InvalidSettingError("served", served[0], "None for a race made without a served lane (RaceView(served=True))")
         stop = stop or threading.Event()
-        for kind, (handle, _) in (("autoregressive", ar), ("diffusion", diffusion)):
+        entrants = [("autoregressive", ar), ("diffusion", diffusion)] + ([("served", served)] if served is not None else [])
+        for kind, (handle, _) in entrants:
             self.lanes[kind].waiting(handle)
         results = []
-        for kind, (handle, settings) in (("autoregressive", ar), ("diffusion", diffusion)):
+        for kind, (handle, settings) in entrants:
             lane = self.lanes[kind]
             if stop.is_set():
                 lane.skipped("stopped before its turn")
@@ -195,8 +212,11 @@ class RaceView:
 
 
 def _measured(
-    handle: ModelHandle, prompt: str, settings: dict[str, Any], on_step: Callable[[StepEvent], None], stop: threading.Event
+    handle: ModelHandle | ServedModel, prompt: str, settings: dict[str, Any], on_step: Callable[[StepEvent], None],
+    stop: threading.Event,
 ) -> GenerationResult:
+    if isinstance(handle, ServedModel):  # its energy is spent on the server: no local meter
+        return handle.generate(prompt, callback=on_step, stop=stop, **settings)
     with EnergyMeter(handle.device) as meter:
         result = handle.generate(prompt, callback=on_step, stop=stop, **settings)
     return meter.attach(result)
