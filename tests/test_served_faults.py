@@ -161,3 +161,17 @@ def pd_na():
     import pandas as pd
 
     return pd.NA
+
+
+def test_the_command_line_says_one_line_and_exits_2(capsys):
+    from workbench.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    assert main(["compare", "Once upon a time", "--served", f"http://127.0.0.1:{port}/v1", "--no-store"]) == 2
+    assert time.monotonic() - started < 3.0  # the server is tried before the local models load
+    assert main(["compare", "Once upon a time", "--served-model", "tiny-ar", "--no-store"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "unreachable" in lines[0] and "--served-model" in lines[1]

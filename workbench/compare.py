@@ -48,8 +48,8 @@ def compare_runs(
     generate with each under an energy meter, and add every run to `store` when one is given."""
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
+    served_handle = load(served, model=served_model) if served is not None else None  # first: fails in seconds
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
-    served_handle = load(served, model=served_model) if served is not None else None
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
     if served_handle is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import transformers
@@ -25,9 +25,11 @@ from workbench.gemma_gguf import ensure_converted
 from workbench.handle import ModelHandle
 from workbench.hub import resolve_hub_model
 from workbench.registry import REGISTRY
-from workbench.served.handle import ServedModel, load_served
 from workbench.settings import SCHEDULE, ModelLimits
 from workbench.versions import require_supported
+
+if TYPE_CHECKING:
+    from workbench.served.handle import ServedModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MAX_STEPS = 512
@@ -78,6 +80,8 @@ def load(
         if (device, dtype) != ("auto", "auto"):
             raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
                                       "'auto' for a served model: the server chose them at start-up")
+        from workbench.served.handle import load_served  # httpx only for those who use a server
+
         return load_served(spec, model=model, kind=kind)
     for name, value in (("model", model), ("kind", kind)):
         if value is not None:
