@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "echo-key")
 STALL_S = 8.0  # longer than any deadline the tests set; the server threads are daemons
@@ -32,6 +33,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.seen_authorization.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
         if self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": name, "max_model_len": 256} for name in BEHAVIOURS]})
+        elif self.path == "/not-openai/v1/models":  # a web server that is not an OpenAI-compatible one
+            self._json(200, {"hello": "world"})
         else:
             self._json(404, {"error": {"message": "not found"}})
 
@@ -84,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeServer:
     """Context manager: `with FakeServer() as server: server.url` is "http://127.0.0.1:PORT/v1"."""
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.seen_authorization = []  # type: ignore[attr-defined]

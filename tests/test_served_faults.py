@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
+from fake_openai_server import FakeServer
 
 import workbench
-from fake_openai_server import FakeServer
 from workbench.served import Deadlines
 from workbench.store import ResultsStore
 
@@ -97,6 +97,13 @@ def test_a_server_that_accepts_but_never_answers_fails_within_seconds():
         with pytest.raises(workbench.ModelUnavailableError, match="unreachable"):
             workbench.load(f"http://127.0.0.1:{silent.getsockname()[1]}/v1")
         assert time.monotonic() - started < 8.0
+
+
+def test_a_server_that_is_not_openai_compatible_is_unavailable(server):
+    with pytest.raises(workbench.ModelUnavailableError, match="did not answer with an OpenAI model list"):
+        workbench.load(server.url.replace("/v1", "/not-openai/v1"))
+    with pytest.raises(workbench.ModelUnavailableError, match="answered HTTP 404"):
+        workbench.load(server.url.replace("/v1", "/elsewhere/v1"))
 
 
 def test_stop_closes_a_stalled_stream_promptly(server):

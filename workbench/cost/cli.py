@@ -61,8 +61,8 @@ _CLOUD = (
     ("--batch-discount", float, 0.0, "batch API discount as a fraction (e.g. 0.5)"),
     ("--input-per-output", float, 1.0, "input tokens read per generated token"),
     ("--monthly-tokens", float, None, "generated tokens per month, for the payback time"),
-    ("--cloud-run", Path, None, "JSON file with a measured served run (workbench compare --served URL --json): "
-     "its speed and latency are reported beside the price"),
+    ("--cloud-run", Path, None, ("JSON file with a measured served run (workbench compare --served URL --json): "
+                                 "its speed and latency are reported beside the price")),
 )
 _ROOFLINE = (
     ("--bandwidth-gb-s", float, None, "memory bandwidth in GB/s"),

@@ -98,7 +98,12 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
         client.close()
         problem = "refused the API key (set $WORKBENCH_API_KEY)" if listing.status_code in (401, 403) else f"answered HTTP {listing.status_code}"
         raise ModelUnavailableError(f"{endpoint}/models {problem}")
-    served = {entry["id"]: entry for entry in listing.json().get("data", []) if isinstance(entry, dict) and "id" in entry}
+    try:
+        entries = listing.json()["data"]
+        served = {entry["id"]: entry for entry in entries if isinstance(entry, dict) and "id" in entry}
+    except (ValueError, KeyError, TypeError):
+        client.close()
+        raise ModelUnavailableError(f"{endpoint}/models did not answer with an OpenAI model list") from None
     if not served:
         client.close()
         raise ModelUnavailableError(f"{endpoint} serves no models")
@@ -108,20 +113,20 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
     chosen = model if model is not None else next(iter(served))
     return ServedModel(
         endpoint, chosen, client=client, api_key=api_key, deadlines=deadlines,
-        kind=kind, server_version=_server_version(client, endpoint),
+        kind=kind, server_version=_server_version(client, endpoint, served[chosen].get("owned_by")),
         context_length=served[chosen].get("max_model_len"), load_s=time.perf_counter() - started,
     )
 
 
-def _server_version(client: httpx.Client, endpoint: str) -> str | None:
-    """vLLM answers GET /version (beside /v1); other servers may not: None then."""
+def _server_version(client: httpx.Client, endpoint: str, owner: str | None) -> str | None:
+    """"vllm 0.32.0": vLLM answers GET /version beside /v1 and owns its models; other servers: None."""
     root = endpoint.removesuffix("/v1")
     try:
         response = client.get(f"{root}/version")
         version = response.json().get("version") if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
-    return f"vllm {version}" if version else None
+    return f"{owner or 'server'} {version}" if version else None
 
 
 class ServedModel:
