@@ -2,7 +2,8 @@
 
 It serves `/v1/models` and a streaming `/v1/completions` whose behaviour is chosen by the request's
 model name (all of them are listed, so `load(url, model=NAME)` picks one): a good stream, an HTTP
-error, a malformed event, a stall before or after the first chunk, a connection closed mid-stream,
+error, a malformed event, a stall before or after the first chunk, a connection closed mid-stream (plain, or mid-way through
+HTTP/1.1 chunked framing, as when a vLLM process dies),
 an error body that echoes the caller's Authorization header. Real sockets, real HTTP: only the
 server's behaviour is made up. Every request's Authorization header is kept in `seen_authorization`.
 """
@@ -15,7 +16,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
-BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "echo-key")
+BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "die", "echo-key")
 STALL_S = 8.0  # longer than any deadline the tests set; the server threads are daemons
 
 
@@ -48,6 +49,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": {"message": "max_tokens is too large"}})
         if behaviour == "echo-key":
             return self._json(500, {"error": {"message": f"bad credentials {self.headers.get('Authorization')}"}})
+        if behaviour == "die":  # HTTP/1.1 chunked, as vLLM streams, then the process is gone mid-body
+            event = f"data: {json.dumps(_chunk(' once', 11))}\n\n".encode()
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            time.sleep(0.1)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()

@@ -54,6 +54,7 @@ def test_a_good_stream_is_measured_per_chunk(server):
         ("stall", "the stream stalled: no chunk for 1 s"),
         ("stall-first", "no token within 1.5 s"),
         ("close", "closed the stream before it finished"),
+        ("die", "the connection broke mid-stream"),
     ],
 )
 def test_faults_give_a_partial_result_with_the_reason_in_bounded_time(server, behaviour, reason):
