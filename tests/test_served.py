@@ -25,7 +25,7 @@ import workbench
 from workbench.cli import main
 from workbench.registry import REGISTRY
 from workbench.served import load_served
-from workbench.served.load_sweep import load_sweep
+from workbench.served.load_sweep import load_sweep, plot_load
 from workbench.store import ResultsStore
 from workbench.sweep import sweep
 
@@ -157,6 +157,7 @@ def test_load_sweep_reports_each_level(vllm_url, tmp_path):
     assert (frame["aggregate_tokens_per_second"] > 0).all() and (frame["per_user_tokens_per_second"] > 0).all()
     assert (frame["ttft_p50_s"] <= frame["ttft_p95_s"]).all()
     assert len(store) == 8 and '"concurrency": 2' in store.to_dataframe()["tags"].iloc[-1]
+    assert len(plot_load(frame).lines) == 2
 
 
 def test_the_knob_sweep_takes_a_served_model(vllm_url):

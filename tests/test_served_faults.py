@@ -183,3 +183,25 @@ def test_the_command_line_says_one_line_and_exits_2(capsys):
     assert main(["compare", "Once upon a time", "--served-model", "tiny-ar", "--no-store"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "unreachable" in lines[0] and "--served-model" in lines[1]
+
+
+def test_load_sweep_is_bounded_in_time_and_checks_its_input(server):
+    from workbench.served.load_sweep import load_sweep
+
+    stalled = served(server, "stall")
+    stalled.deadlines = Deadlines(first_token_s=5.0, between_chunks_s=5.0)
+    started = time.monotonic()
+    frame = load_sweep(stalled, "Once upon a time", levels=(2,), timeout_s=0.5, warmup=False, max_new_tokens=3)
+    assert time.monotonic() - started < 2.0
+    row = frame.iloc[0]
+    assert row["unfinished"] == 2 and row["finished"] == 0 and row["tokens"] == 2  # the chunk each got before the stop
+    assert row["per_user_tokens_per_second"] is None and row["ttft_p50_s"] is None  # only finished runs count
+    frame = load_sweep(served(server, "ok"), "Once upon a time", levels=(1, 2), requests_per_level=2, max_new_tokens=3)
+    assert list(frame["tokens"]) == [6, 6] and list(frame["finished"]) == [2, 2]
+    failing = load_sweep(served(server, "http500"), "Once upon a time", levels=(1,), warmup=False)
+    assert failing.iloc[0]["failed"] == 1 and "HTTP 500" in failing.iloc[0]["first_failure"]
+    for bad in (dict(levels=(0,)), dict(levels=()), dict(levels=(4,), requests_per_level=2), dict(timeout_s=0), dict(steps=8)):
+        with pytest.raises(workbench.InvalidSettingError):
+            load_sweep(served(server, "ok"), "Once upon a time", **bad)
+    with pytest.raises(workbench.InvalidSettingError, match="a served model"):
+        load_sweep(workbench.load("tiny-ar"), "Once upon a time")
