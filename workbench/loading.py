@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
 
 from workbench.autoregressive import AutoregressiveModel
 from workbench.diffusion.handle import DiffusionModel
@@ -62,7 +61,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device, cpu_default: s
 
 def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto") -> ModelHandle:
     """Load a model by registered name (see `workbench.models()`), local folder, or hub id."""
-    require_supported("transformers", transformers.__version__)  # the engine reaches into its internals
+    require_supported("transformers")  # the engine reaches into its model internals
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
     entry = REGISTRY.get(spec)
