@@ -1,18 +1,21 @@
 """Run one prompt through an autoregressive and a diffusion model and put the numbers side by side.
 
 Used by `workbench compare`, the notebooks and the race widget's results table. The models run one
-after the other (not at the same time) so that neither slows the other down.
+after the other (not at the same time) so that neither slows the other down. Ctrl-C during either
+run ends the comparison there: the run after it never starts, and the interrupt reaches the caller.
+Storing the runs is the caller's job, after showing them (a busy store must not hide results).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from workbench.handle import check_prompt
 from workbench.loading import load
 from workbench.result import GenerationResult
-from workbench.store import ResultsStore
 from workbench.telemetry.energy import measured_generate
 
 TABLE_COLUMNS = {
@@ -37,22 +40,25 @@ def compare_runs(
     device: str = "auto",
     shared_settings: dict[str, Any] | None = None,
     diffusion_settings: dict[str, Any] | None = None,
-    store: ResultsStore | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[GenerationResult]:
-    """Load both models (settings are checked before the first run), generate with each under an
-    energy meter, and add both runs to `store` when one is given."""
+    """Load both models (settings are checked before the first run) and generate with each under an
+    energy meter. `progress` is told what starts. Raises KeyboardInterrupt if a run was interrupted."""
+    check_prompt(prompt)  # before minutes of loading
+    say = progress or (lambda message: None)
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
+    say(f"loading {ar} and {diffusion}")
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
-    results = [
-        measured_generate(ar_handle, prompt, **shared),
-        measured_generate(diffusion_handle, prompt, **shared, **only_diffusion),
-    ]
-    if store is not None:
-        for result in results:
-            store.add(result, tags={"source": "compare"})
+    results = []
+    for handle, settings in ((ar_handle, shared), (diffusion_handle, {**shared, **only_diffusion})):
+        say(f"running {handle.name} ({handle.kind})")
+        result = measured_generate(handle, prompt, **settings)
+        if result.finish_reason == "interrupted":
+            raise KeyboardInterrupt
+        results.append(result)
     return results
 
 

@@ -59,11 +59,19 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device, cpu_default: s
     return DTYPES[dtype]
 
 
-def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto") -> ModelHandle:
-    """Load a model by registered name (see `workbench.models()`), local folder, or hub id."""
+def load(
+    spec: str, device: str | torch.device = "auto", dtype: str | torch.dtype = "auto", *, trust_remote_code: bool = False
+) -> ModelHandle:
+    """Load a model by registered name (see `workbench.models()`), local folder, or hub id.
+
+    A folder whose config names its own Python code (`auto_map`) is refused unless
+    `trust_remote_code=True`: loading it would run that code. Nothing ever asks on the terminal.
+    """
     require_supported("transformers")  # the engine reaches into its model internals
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
+    if not isinstance(trust_remote_code, bool):
+        raise InvalidSettingError("trust_remote_code", trust_remote_code, "True or False")
     entry = REGISTRY.get(spec)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
@@ -80,7 +88,25 @@ def load(spec: str, device: str | torch.device = "auto", dtype: str | torch.dtyp
         raise InvalidSettingError(
             "spec", spec, f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'"
         )
-    return _load_folder(spec, folder, resolved_device, resolved_dtype, started)
+    if not trust_remote_code:
+        _refuse_remote_code(spec, folder)
+    return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code)
+
+
+def _refuse_remote_code(spec: str, folder: str) -> None:
+    """Raise if a local folder's config or tokenizer config names Python code to import (`auto_map`)."""
+    for name in ("config.json", "tokenizer_config.json"):
+        path = Path(folder) / name
+        try:
+            asks = "auto_map" in json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # absent or unreadable: loading reports it
+        if asks:
+            raise InvalidSettingError(
+                "trust_remote_code", False,
+                f"True to run the Python code that {path} names in `auto_map` (it comes with {spec!r}); "
+                "workbench never runs a folder's own code unless asked",
+            )
 
 
 def _folder_for_entry(name: str) -> str:
@@ -97,14 +123,17 @@ def _folder_for_entry(name: str) -> str:
     return resolve_hub_model(entry.location)
 
 
-def _load_folder(name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float) -> ModelHandle:
+def _load_folder(
+    name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool
+) -> ModelHandle:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DiffusionGemmaForBlockDiffusion
 
-    config = AutoConfig.from_pretrained(folder)
+    # An explicit trust_remote_code (never None) keeps transformers from prompting on the terminal.
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
     is_diffusion = config.model_type == "diffusion_gemma"
     model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
-    model = model_class.from_pretrained(folder, dtype=dtype).to(device)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = model_class.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     extra = _workbench_json(folder)
     text_config = config.get_text_config()
     context = int(getattr(text_config, "max_position_embeddings", 2048))

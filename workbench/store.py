@@ -120,7 +120,8 @@ def default_store_path() -> Path:
 class ResultsStore:
     """A SQLite file of runs. `path` may be a file or an existing folder (then `results.sqlite` in it)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.busy_timeout_s = busy_timeout_s
         path = Path(path).expanduser() if path is not None else default_store_path()
         self.path = (path / DEFAULT_FILE if path.is_dir() else path).absolute()
         if self._existing_kind() != "ours":
@@ -131,10 +132,29 @@ class ResultsStore:
     def add(self, result: GenerationResult, tags: dict[str, Any] | None = None) -> int:
         """Store one run; returns its row id. One transaction: it is all there or not at all."""
         row = self._row(result, tags)
-        insert = f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
         with self._transaction() as connection:
-            cursor = connection.execute(insert, list(row.values()))
+            cursor = connection.execute(_insert(row), list(row.values()))
         return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def add_all(self, results: list[GenerationResult], tags: dict[str, Any] | None = None) -> Path | None:
+        """Store runs in one transaction and return None; or, when another process keeps the write
+        lock past the busy timeout, keep them in a side file beside the store and return its path.
+
+        The side file is a CSV export that `import_()` reads, so finished work is never lost.
+        """
+        rows = [self._row(result, tags) for result in results]
+        try:
+            with self._transaction() as connection:
+                for row in rows:
+                    connection.execute(_insert(row), list(row.values()))
+            return None
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        side = self.path.with_name(f"{self.path.stem}.unsaved-{stamp}-{uuid.uuid4().hex[:8]}.csv")
+        pd.DataFrame(rows, columns=[name for name in COLUMNS if name != "id"]).to_csv(side, index=False, na_rep=CSV_NULL)
+        return side
 
     def import_(self, path: str | Path) -> int:
         """Add the rows of a `.csv` or `.parquet` export; runs already here are skipped. Returns rows added."""
@@ -198,7 +218,7 @@ class ResultsStore:
         if header != SQLITE_HEADER:
             raise ResultsStoreError(self.path, "is not an SQLite database; refusing to touch it")
         try:
-            read_only = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            read_only = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout_s)
             with closing(read_only) as ro:
                 application_id = ro.execute("PRAGMA application_id").fetchone()[0]
                 version = ro.execute("PRAGMA user_version").fetchone()[0]
@@ -236,7 +256,7 @@ class ResultsStore:
     def _connect(self) -> sqlite3.Connection:
         # A connection per operation: nothing stays open across notebook cells or a fork, and
         # `timeout` is SQLite's busy timeout. isolation_level=None: transactions are explicit below.
-        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -274,6 +294,10 @@ class ResultsStore:
         }
         # A metric newer than this schema has no column yet; it is kept in the `metrics` JSON.
         return {name: value for name, value in row.items() if name in COLUMNS}
+
+
+def _insert(row: dict[str, Any]) -> str:
+    return f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
 
 
 def _json(value: Any) -> str:
