@@ -33,7 +33,7 @@ def test_breakeven_json_matches_the_worked_example(capsys):
     comparison = result["comparison"]
     assert comparison["breakeven_tokens_per_month"] == pytest.approx(190.5468e6, rel=1e-5)
     assert comparison["payback_months"] == pytest.approx(21.7684, rel=1e-5)
-    assert comparison["basis"]["tokens_per_s"] == "projected"
+    assert comparison["basis"]["tokens_per_s"] == "given"  # typed by the user: neither measured nor projected
     assert result["local"]["price_usd"] == 1999
     assert result["cloud"]["name"] == "custom"
 

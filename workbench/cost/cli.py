@@ -172,7 +172,9 @@ def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
         print(f"  payback at {result.monthly_tokens / 1e6:,.4g}M tokens/month: {payback}", end="")
         print(f" ({result.payback_note})" if result.payback_note else "")
     measured = [name for name, basis in result.basis.items() if basis == "measured"]
-    print(f"  measured inputs: {', '.join(measured) or 'none (all projected)'}")
+    given = [name for name, basis in result.basis.items() if basis == "given" and name in local.basis]
+    print(f"  measured inputs: {', '.join(measured) or 'none'}")
+    print(f"  given inputs: {', '.join(given) or 'none'}")
     for note in result.notes:
         print(f"  note: {note}")
 
