@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def breakeven_command(args: argparse.Namespace) -> int:
     result = compare(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
     if args.json:
         report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict()}
-        print(json.dumps(report, indent=2))
+        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
     else:
         _print_breakeven(result, local)
     return 0
@@ -148,7 +149,7 @@ def roofline_command(args: argparse.Namespace) -> int:
         percent = percent_of_ceiling(args.tokens_per_s, ceiling)
         report["measured"] = {"tokens_per_s": args.tokens_per_s, "kind": args.kind, "percent_of_ceiling": percent}
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
     else:
         _print_roofline(roof, report)
     return 0
@@ -158,18 +159,18 @@ def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
     print(f"{result.hardware} vs {result.cloud} (input:output {result.input_per_output:g}, tariff {local.tariff.name})")
     capacity, monthly = result.capacity_tokens_per_month / 1e6, result.local_usd_per_month_at_capacity
     print(
-        f"  local: ${result.local_usd_per_m_tokens_at_capacity:.4g}/M tokens at {local.hours_per_day:g} h/day "
-        f"(up to {capacity:,.4g}M tokens for ${monthly:,.2f} a month)"
+        f"  local: ${_show(result.local_usd_per_m_tokens_at_capacity)}/M tokens at {local.hours_per_day:g} h/day "
+        f"(up to {_show(capacity)}M tokens for ${_show(monthly, ',.2f')} a month)"
     )
-    print(f"  cloud: ${result.cloud_usd_per_m_tokens:.4g}/M tokens")
+    print(f"  cloud: ${_show(result.cloud_usd_per_m_tokens)}/M tokens")
     if result.breakeven_tokens_per_month is None:
         print(f"  break-even: {result.never_reason}")
     else:
         volume, share = result.breakeven_tokens_per_month / 1e6, result.breakeven_utilisation
-        print(f"  break-even: {volume:,.4g}M tokens/month ({share:.0%} of capacity)")
+        print(f"  break-even: {_show(volume)}M tokens/month ({_show(share, '.0%')} of capacity)")
     if result.monthly_tokens is not None:
-        payback = "never" if result.payback_months is None else f"{result.payback_months:.1f} months"
-        print(f"  payback at {result.monthly_tokens / 1e6:,.4g}M tokens/month: {payback}", end="")
+        payback = "never" if result.payback_months is None else f"{_show(result.payback_months, '.1f')} months"
+        print(f"  payback at {_show(result.monthly_tokens / 1e6)}M tokens/month: {payback}", end="")
         print(f" ({result.payback_note})" if result.payback_note else "")
     measured = [name for name, basis in result.basis.items() if basis == "measured"]
     given = [name for name, basis in result.basis.items() if basis == "given" and name in local.basis]
@@ -182,22 +183,52 @@ def _print_breakeven(result: Comparison, local: LocalSetup) -> None:
 def _print_roofline(roof: Roofline, report: dict[str, Any]) -> None:
     tflops = f"{roof.tflops:g}" if roof.tflops is not None else "unpublished"
     print(f"{roof.hardware}: {roof.bandwidth_gb_s:g} GB/s, {tflops} TFLOPS, {roof.precision} weights")
-    print(f"  batch-1 AR ceiling: {roof.ar_tokens_per_s():,.0f} tok/s ({roof.bound(1)}-bound)")
+    print(f"  batch-1 AR ceiling: {_show(roof.ar_tokens_per_s(), 'rate')} tok/s ({roof.bound(1)}-bound)")
     print(
         f"  block diffusion ({report['canvas_tokens']} tokens, {report['steps_per_canvas']:g} steps): "
-        f"{report['diffusion_tokens_per_s']:,.0f} tok/s ({report['diffusion_bound']}-bound)"
+        f"{_show(report['diffusion_tokens_per_s'], 'rate')} tok/s ({report['diffusion_bound']}-bound)"
     )
     crossover = roof.crossover_positions_per_forward
     if crossover is None:
         print("  compute roof unknown (no TFLOPS figure)")
     else:
-        print(f"  compute-bound from {crossover:,.0f} positions per forward")
+        print(f"  compute-bound from {_show(crossover, 'rate')} positions per forward")
     if "measured" in report:
         measured = report["measured"]
         print(
-            f"  measured {measured['tokens_per_s']:g} tok/s = {measured['percent_of_ceiling']:.1f}% "
+            f"  measured {measured['tokens_per_s']:g} tok/s = {_show(measured['percent_of_ceiling'], '.3g')}% "
             f"of the {measured['kind']} ceiling"
         )
+
+
+NOT_COMPUTABLE = "not computable: the inputs overflow a floating-point number"
+
+
+def _show(value: float, spec: str = ",.4g") -> str:
+    """A figure for the text report; never 'nan' or 'inf'. spec "rate": whole numbers from 100 up,
+    three significant digits below, so a small rate is never rounded to 0."""
+    if not math.isfinite(value):
+        return f"[{NOT_COMPUTABLE}]"
+    if spec == "rate":
+        spec = ",.0f" if abs(value) >= 100 else ".3g"
+    return f"{value:{spec}}"
+
+
+def finite_report(value: Any, path: str = "") -> Any:
+    """`value` with every NaN or infinity replaced by None and a `<key>_missing` reason beside it,
+    so `--json` is always valid JSON and never shows a made-up 0."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out[key] = finite_report(item, f"{path}.{key}")
+            if isinstance(item, float) and not math.isfinite(item):
+                out[f"{key}_missing"] = NOT_COMPUTABLE
+        return out
+    if isinstance(value, (list, tuple)):
+        return [finite_report(item, path) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _add(parser: argparse.ArgumentParser | argparse._ArgumentGroup, options: tuple) -> None:

@@ -32,6 +32,11 @@ from workbench.settings import check_float
 
 Basis = Literal["measured", "given", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"
+# Beyond these no single box goes: a larger figure is a slip (wrong unit, a pasted exponent) and is
+# refused, so it can never overflow into a made-up cost.
+MAX_TOKENS_PER_S = 10_000_000.0
+MAX_JOULES_PER_TOKEN = 10_000.0
+MAX_WATTS = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -162,11 +167,11 @@ def local_setup(
 
 def _speed(given: float | None, run: Mapping[str, Any] | None) -> tuple[float, Basis]:
     if given is not None:
-        return check_float("tokens_per_s", given, 0.0, None, low_inclusive=False), "given"
+        return check_float("tokens_per_s", given, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "given"
     measured = _from_run(run, "tokens_per_second")
     if measured is None:
         raise InvalidSettingError("tokens_per_s", None, "a speed > 0 in tokens/s, given or from a measured run")
-    return check_float("run tokens_per_second", measured, 0.0, None, low_inclusive=False), "measured"
+    return check_float("run tokens_per_second", measured, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "measured"
 
 
 def _energy(
@@ -177,13 +182,13 @@ def _energy(
     profile: HardwareProfile | None,
 ) -> tuple[float, Basis, str]:
     if given is not None:
-        return check_float("joules_per_token", given, 0.0, None, low_inclusive=False), "given", ""
+        return check_float("joules_per_token", given, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False), "given", ""
     if power_w is not None:
-        watts = check_float("power_w", power_w, 0.0, None, low_inclusive=False)
+        watts = check_float("power_w", power_w, 0.0, MAX_WATTS, low_inclusive=False)
         return watts / speed, "given", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
     measured = _from_run(run, "joules_per_token")
     if measured is not None:
-        return check_float("run joules_per_token", measured, 0.0, None, low_inclusive=False), "measured", ""
+        return check_float("run joules_per_token", measured, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False), "measured", ""
     reason = _from_run(run, "joules_per_token_missing") or ("no reason given" if run is not None else "no measured run")
     if profile is None or profile.board_power_w is None:
         where = f"{profile.name} publishes no board power" if profile is not None else "no hardware profile given"
@@ -203,10 +208,10 @@ def _idle(
     given: float | None, run: Mapping[str, Any] | None, profile: HardwareProfile | None
 ) -> tuple[float | None, Basis, str]:
     if given is not None:
-        return check_float("idle_power_w", given, 0.0, None), "given", ""
+        return check_float("idle_power_w", given, 0.0, MAX_WATTS), "given", ""
     measured = _from_run(run, "idle_power_w")
     if measured is not None:
-        return check_float("run idle_power_w", measured, 0.0, None), "measured", ""
+        return check_float("run idle_power_w", measured, 0.0, MAX_WATTS), "measured", ""
     if profile is not None and profile.idle_power_w is not None:
         note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
         return profile.idle_power_w, "projected", note
