@@ -8,8 +8,8 @@ the canvas lengths the model was trained with. Device and dtype are checked befo
 
 from __future__ import annotations
 
-import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,14 @@ from workbench.errors import InvalidSettingError, ModelUnavailableError
 from workbench.gemma_gguf import ensure_converted
 from workbench.handle import ModelHandle
 from workbench.hub import resolve_hub_model
+from workbench.model_folder import (
+    WORKBENCH_JSON,
+    read_config,
+    read_tokenizer,
+    read_weights,
+    read_workbench_json,
+    refuse_remote_code,
+)
 from workbench.registry import REGISTRY
 from workbench.settings import SCHEDULE, ModelLimits
 from workbench.versions import require_supported
@@ -89,24 +97,8 @@ def load(
             "spec", spec, f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'"
         )
     if not trust_remote_code:
-        _refuse_remote_code(spec, folder)
+        refuse_remote_code(spec, folder)
     return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code)
-
-
-def _refuse_remote_code(spec: str, folder: str) -> None:
-    """Raise if a local folder's config or tokenizer config names Python code to import (`auto_map`)."""
-    for name in ("config.json", "tokenizer_config.json"):
-        path = Path(folder) / name
-        try:
-            asks = "auto_map" in json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue  # absent or unreadable: loading reports it
-        if asks:
-            raise InvalidSettingError(
-                "trust_remote_code", False,
-                f"True to run the Python code that {path} names in `auto_map` (it comes with {spec!r}); "
-                "workbench never runs a folder's own code unless asked",
-            )
 
 
 def _folder_for_entry(name: str) -> str:
@@ -126,16 +118,15 @@ def _folder_for_entry(name: str) -> str:
 def _load_folder(
     name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool
 ) -> ModelHandle:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DiffusionGemmaForBlockDiffusion
+    from transformers import AutoModelForCausalLM, DiffusionGemmaForBlockDiffusion
 
-    # An explicit trust_remote_code (never None) keeps transformers from prompting on the terminal.
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    config = read_config(folder, trust_remote_code)
+    extra = read_workbench_json(folder)  # cheap checks first: no weights read for a bad folder
+    text_config = config.get_text_config()
     is_diffusion = config.model_type == "diffusion_gemma"
     model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
-    model = model_class.from_pretrained(folder, dtype=dtype, trust_remote_code=trust_remote_code).to(device)
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    extra = _workbench_json(folder)
-    text_config = config.get_text_config()
+    model = read_weights(model_class, folder, dtype, trust_remote_code).to(device)
+    tokenizer = read_tokenizer(folder, int(text_config.vocab_size), trust_remote_code)
     context = int(getattr(text_config, "max_position_embeddings", 2048))
     limits = ModelLimits(
         context_length=context,
@@ -159,11 +150,13 @@ def _load_folder(
         handle_class = AutoregressiveModel
     defaults.update(extra.get("default_settings", {}))
     defaults.setdefault("seed", None)
-    return handle_class(
+    handle = handle_class(
         name, model, tokenizer, source=folder, load_s=time.perf_counter() - started, defaults=defaults, limits=limits
     )
-
-
-def _workbench_json(folder: str) -> dict[str, Any]:
-    path = Path(folder) / "workbench.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        with warnings.catch_warnings():  # a default canvas length the model was not trained with is the folder's choice
+            warnings.simplefilter("ignore")
+            handle.settings()
+    except InvalidSettingError as error:
+        raise ModelUnavailableError(f"{Path(folder) / WORKBENCH_JSON}: its default_settings are not usable ({error})") from None
+    return handle

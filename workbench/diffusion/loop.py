@@ -28,6 +28,7 @@ from workbench import transformers_adapter as adapter
 from workbench.diffusion.early_exit import StableAndConfident
 from workbench.diffusion.samplers import Sampler, make_sampler
 from workbench.diffusion.temperature import temperature_at
+from workbench.errors import check_finite
 from workbench.result import KEPT, NEW, NOISE, DenoisingStep
 from workbench.run_state import RunState
 from workbench.settings import GenerationSettings
@@ -106,6 +107,7 @@ def _denoise_canvas(
         step_started = run.elapsed()
         logits = adapter.denoise_logits(model, canvas, self_conditioning, decoder_attention, cache, positions)
         run.forward_passes += 1
+        check_finite(logits, getattr(model, "name_or_path", "the model"), run.forward_passes)
 
         temperature = temperature_at(settings.temperature, settings.steps - step + 1, settings.steps, t_min, t_max)
         # Temperature 0 picks the argmax; the sampler still ranks positions by the model's own (T=1)
