@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--ar", default="tiny-ar", help="autoregressive model (default: tiny-ar)")
     compare.add_argument("--diffusion", default="tiny-diffusion", help="diffusion model (default: tiny-diffusion)")
     compare.add_argument("--max-new-tokens", type=int)
-    compare.add_argument("--temperature", type=_number, help="a number (0 = argmax) or 'schedule' (diffusion)")
+    compare.add_argument("--temperature", type=_number,
+                         help="a number (0 = argmax) for both, or 'schedule': the diffusion model's own (AR keeps its default)")
     compare.add_argument("--steps", type=int, help="diffusion: maximum denoising steps per canvas")
     compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
     compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")

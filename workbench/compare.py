@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import InvalidSettingError
 from workbench.handle import check_prompt
 from workbench.loading import load
 from workbench.result import GenerationResult
+from workbench.settings import SCHEDULE
 from workbench.telemetry.energy import measured_generate
 
 TABLE_COLUMNS = {
@@ -50,6 +52,11 @@ def compare_runs(
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
     say(f"loading {ar} and {diffusion}")
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
+    for parameter, handle, wanted in (("ar", ar_handle, "autoregressive"), ("diffusion", diffusion_handle, "diffusion")):
+        if handle.kind != wanted:
+            raise InvalidSettingError(parameter, handle.name, f"a model of kind {wanted!r}; {handle.name!r} is {handle.kind}")
+    if shared.get("temperature") == SCHEDULE:  # the diffusion model's own schedule; AR keeps its default
+        only_diffusion["temperature"] = shared.pop("temperature")
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
     results = []

@@ -21,6 +21,7 @@ Left out: the per-step diffusion trace (large; it belongs in its own file) and s
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -109,6 +110,10 @@ class ResultsStoreError(WorkbenchError):
         super().__init__(f"results store {path}: {problem}")
 
 
+class StoreBusyError(ResultsStoreError):
+    """Another process held the store's write lock for longer than the busy timeout."""
+
+
 def default_store_path() -> Path:
     """$WORKBENCH_STORE if set, else `results.sqlite` in the user's data folder."""
     configured = os.environ.get("WORKBENCH_STORE")
@@ -124,8 +129,13 @@ class ResultsStore:
         self.busy_timeout_s = busy_timeout_s
         path = Path(path).expanduser() if path is not None else default_store_path()
         self.path = (path / DEFAULT_FILE if path.is_dir() else path).absolute()
-        if self._existing_kind() != "ours":
-            self._create()
+        if self.path.exists() and not self.path.is_file():  # /dev/null, a socket, a folder named like the file
+            raise ResultsStoreError(self.path, "is not a regular file; give a file path or a folder")
+        try:
+            if self._existing_kind() != "ours":
+                self._create()
+        except (OSError, sqlite3.OperationalError) as error:  # parent is a file, a read-only folder
+            raise ResultsStoreError(self.path, f"cannot be created ({error})") from None
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -148,12 +158,11 @@ class ResultsStore:
                 for row in rows:
                     connection.execute(_insert(row), list(row.values()))
             return None
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
+        except StoreBusyError:
+            pass
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         side = self.path.with_name(f"{self.path.stem}.unsaved-{stamp}-{uuid.uuid4().hex[:8]}.csv")
-        pd.DataFrame(rows, columns=[name for name in COLUMNS if name != "id"]).to_csv(side, index=False, na_rep=CSV_NULL)
+        _write_csv(pd.DataFrame(rows, columns=[name for name in COLUMNS if name != "id"]), side)
         return side
 
     def import_(self, path: str | Path) -> int:
@@ -192,7 +201,7 @@ class ResultsStore:
             raise InvalidSettingError("path", str(path), "a file name ending in .csv or .parquet")
         frame = self.to_dataframe()
         if path.suffix == ".csv":
-            frame.to_csv(path, index=False, na_rep=CSV_NULL)
+            _write_csv(frame, path)
         else:
             frame.to_parquet(path, index=False)
         return len(frame)
@@ -263,13 +272,24 @@ class ResultsStore:
         # BEGIN IMMEDIATE takes the write lock up front, where the busy timeout applies; a deferred
         # transaction that upgrades from reading to writing can fail at once with "database is locked".
         with closing(self._connect()) as connection:
-            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise self._write_error(error) from None
             try:
                 yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
+                connection.execute("COMMIT")
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.OperationalError):
+                    raise self._write_error(error) from None
                 raise
-            connection.execute("COMMIT")
+
+    def _write_error(self, error: sqlite3.OperationalError) -> ResultsStoreError:
+        if "locked" in str(error) or "busy" in str(error):
+            return StoreBusyError(self.path, f"another process kept it locked for {self.busy_timeout_s:g} s ({error})")
+        return ResultsStoreError(self.path, f"cannot be written ({error})")
 
     # -- rows ----------------------------------------------------------------------------------------
 
@@ -339,18 +359,31 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Every field quoted (pandas leaves a lone "\r" bare, which splits the row on reading), and text
+    # that starts with a backslash gets one more, so the literal text "\N" never reads back as null.
+    text = [name for name in frame.columns if COLUMNS.get(name) == "TEXT"]
+    escaped = frame.astype(object).copy()
+    for name in text:
+        escaped[name] = [f"\\{v}" if isinstance(v, str) and v.startswith("\\") else v for v in escaped[name]]
+    escaped.to_csv(path, index=False, na_rep=CSV_NULL, quoting=csv.QUOTE_ALL)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         header = pd.read_csv(path, nrows=0).columns
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             dtype={name: _PANDAS_TYPES[COLUMNS[name]] for name in header if name in COLUMNS},
             keep_default_na=False,  # a prompt reading "NA" or "null" is text, not a missing value
             na_values=[CSV_NULL],
             float_precision="round_trip",
         )
+        for name in (n for n in header if COLUMNS.get(n) == "TEXT"):
+            frame[name] = [v[1:] if isinstance(v, str) and v.startswith("\\") else v for v in frame[name]]
+        return frame
     raise InvalidSettingError("path", str(path), "a .csv or .parquet file written by ResultsStore.export")
 
 

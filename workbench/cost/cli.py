@@ -93,6 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def breakeven_command(args: argparse.Namespace) -> int:
+    _check_names(args, "hardware", "tariff", "cloud", "run_kind", "run_uuid")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     tariff_name = args.tariff or (None if args.usd_per_kwh is not None else DEFAULT_TARIFF)
     chosen_tariff = None
@@ -126,6 +127,7 @@ def breakeven_command(args: argparse.Namespace) -> int:
 
 
 def roofline_command(args: argparse.Namespace) -> int:
+    _check_names(args, "hardware")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     roof = roofline_for(
         profile,
@@ -243,6 +245,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
 
 
+def _check_names(args: argparse.Namespace, *names: str) -> None:
+    """An empty or blank name is a slip, never a request for the default."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise InvalidSettingError(name, value, "a non-empty name (leave the option out for the default)")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise InvalidSettingError("data_dir", str(args.data_dir), "an existing folder of edited CSV files")
+
+
 def _table(args: argparse.Namespace, filename: str) -> Path | None:
     if args.data_dir is None:
         return None
@@ -267,8 +279,10 @@ def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.run and args.run_uuid:
         raise InvalidSettingError("run_uuid", args.run_uuid, "not together with --run: give one source of the run")
     if args.run_uuid:
-        from workbench.store import ResultsStore
+        from workbench.store import ResultsStore, default_store_path
 
+        if not (args.store or default_store_path()).is_file():
+            raise InvalidSettingError("store", str(args.store or default_store_path()), "an existing results store file")
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
