@@ -212,3 +212,20 @@ def test_an_unusable_store_path_is_one_clear_error(tmp_path, where):
     with pytest.raises(ResultsStoreError) as caught:
         ResultsStore(path).add(make_result())
     assert str(path) in str(caught.value)
+
+
+def test_export_never_overwrites_unasked_and_quoted_tag_keys_are_refused(tmp_path):
+    store = ResultsStore(tmp_path / "s.sqlite")
+    store.add(make_result(), tags={"who": "ana"})
+    target = tmp_path / "runs.csv"
+    target.write_text("my notes")
+    with pytest.raises(InvalidSettingError, match="does not exist yet"):
+        store.export(target)
+    assert target.read_text() == "my notes"
+    assert store.export(target, overwrite=True) == 1
+    for bad in ({'w"ho': "ana"},):
+        with pytest.raises(InvalidSettingError, match="double quotes"):
+            store.to_dataframe(tags=bad)
+        with pytest.raises(InvalidSettingError, match="double quotes"):
+            store.add(make_result(), tags=bad)
+    assert len(store) == 1

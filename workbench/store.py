@@ -194,11 +194,14 @@ class ResultsStore:
             frame = pd.read_sql_query(f"SELECT * FROM runs{where} ORDER BY id", connection, params=parameters)
         return frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
 
-    def export(self, path: str | Path) -> int:
-        """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows."""
+    def export(self, path: str | Path, *, overwrite: bool = False) -> int:
+        """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows.
+        An existing file is replaced only with `overwrite=True`."""
         path = Path(path)
         if path.suffix not in (".csv", ".parquet"):
             raise InvalidSettingError("path", str(path), "a file name ending in .csv or .parquet")
+        if path.exists() and not overwrite:
+            raise InvalidSettingError("path", str(path), "a file that does not exist yet (or pass overwrite=True)")
         frame = self.to_dataframe()
         if path.suffix == ".csv":
             _write_csv(frame, path)
@@ -328,8 +331,8 @@ def _json(value: Any) -> str:
 def _tags_json(tags: dict[str, Any] | None) -> str:
     if tags is None:
         return "{}"
-    if not isinstance(tags, dict) or not all(isinstance(key, str) for key in tags):
-        raise InvalidSettingError("tags", tags, "a dict with string keys, e.g. {'who': 'ana'}")
+    if not isinstance(tags, dict) or not all(isinstance(key, str) and '"' not in key for key in tags):
+        raise InvalidSettingError("tags", tags, "a dict with string keys without double quotes, e.g. {'who': 'ana'}")
     try:
         return json.dumps(tags, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -341,8 +344,9 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     parameters: list[Any] = []
     for name, wanted in filters.items():
         if name == "tags":
-            if not isinstance(wanted, dict):
-                raise InvalidSettingError("tags", wanted, "a dict of tag values to match, e.g. {'who': 'ana'}")
+            if not isinstance(wanted, dict) or not all(isinstance(key, str) and '"' not in key for key in wanted):
+                # A quote would end SQLite's JSON path early and silently match nothing.
+                raise InvalidSettingError("tags", wanted, "a dict of tag values to match, keys without double quotes")
             for key, value in wanted.items():
                 clauses.append("json_extract(tags, ?) = ?")
                 parameters += [f'$."{key}"', value]
