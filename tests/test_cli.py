@@ -63,8 +63,10 @@ def test_errors_are_one_line_and_exit_2(ar_folder, diffusion_folder, capsys, arg
 
     status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu",
                    "--no-store", *args])
-    err = capsys.readouterr().err
-    assert status == 2 and message in err and err.count("\n") == 1
+    lines = capsys.readouterr().err.splitlines()
+    errors = [line for line in lines if line.startswith("workbench: error:")]
+    assert status == 2 and len(errors) == 1 and message in errors[0]
+    assert all(line.startswith("workbench: ") for line in lines)  # progress lines and the error, nothing else
 
 
 def test_a_real_process_prints_no_traceback(ar_folder, diffusion_folder):
@@ -79,3 +81,23 @@ def test_models_lists_the_embedded_models():
     assert done.returncode == 0, done.stderr
     names = [row["name"] for row in json.loads(done.stdout)]
     assert names[:3] == ["tiny-ar", "tiny-diffusion", "gemma-3-270m"]
+
+
+def test_a_mistyped_option_is_one_line(capsys):
+    from workbench.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", "a cat", "--stepz", "3"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and "unrecognized arguments: --stepz" in err and "--help" in err
+
+
+def test_help_and_version_answer_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from workbench.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n" \
+           "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.splitlines() == ["workbench 0.1.0", "False False"], done.stderr

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workbench.cost.cli import register
 from workbench.cost.tables import DATA_DIR
@@ -33,7 +37,7 @@ def test_breakeven_json_matches_the_worked_example(capsys):
     comparison = result["comparison"]
     assert comparison["breakeven_tokens_per_month"] == pytest.approx(190.5468e6, rel=1e-5)
     assert comparison["payback_months"] == pytest.approx(21.7684, rel=1e-5)
-    assert comparison["basis"]["tokens_per_s"] == "projected"
+    assert comparison["basis"]["tokens_per_s"] == "given"  # typed by the user: neither measured nor projected
     assert result["local"]["price_usd"] == 1999
     assert result["cloud"]["name"] == "custom"
 
@@ -145,6 +149,51 @@ def test_roofline_explicit_device_summary(capsys):
 def test_roofline_bad_input_raises(capsys):
     with pytest.raises(InvalidSettingError, match="bandwidth_gb_s"):
         run(capsys, "roofline", "--bandwidth-gb-s", "-1")
+
+
+def _strict_json(text: str):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.sampled_from([0.0, -1.0, 1e-300, 1e308, 5e-324, 24.0, 24.000001, 1e7, 1e7 + 1]),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(speed=NUMBERS, power=NUMBERS, idle=NUMBERS, hours=NUMBERS, kwh=NUMBERS, price=NUMBERS, monthly=NUMBERS)
+def test_breakeven_json_is_valid_or_the_input_is_named(speed, power, idle, hours, kwh, price, monthly):
+    from workbench.cli import main
+
+    values = {"tokens-per-s": speed, "power-w": power, "idle-power-w": idle, "hours-per-day": hours,
+              "usd-per-kwh": kwh, "output-usd-per-m": price, "monthly-tokens": monthly}
+    argv = ["breakeven", "--hardware", "rtx-5090", "--input-usd-per-m", "0", "--json",
+            *(f"--{flag}={value!r}" for flag, value in values.items())]  # '=' lets a value start with '-'
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    if code == 2:
+        assert err.getvalue().count("\n") == 1 and "is not allowed" in err.getvalue()
+        return
+    assert code == 0, err.getvalue()
+    report = _strict_json(out.getvalue())  # no NaN, no Infinity
+    for key, value in report["comparison"].items():
+        if value is None and not key.endswith("_missing"):
+            assert report["comparison"].get(f"{key}_missing") or key in ("breakeven_tokens_per_month",
+                                                                         "payback_months", "breakeven_utilisation")
+
+
+def test_an_overflowing_figure_is_null_with_its_reason():
+    from workbench.cost.cli import finite_report
+
+    report = finite_report({"a": float("inf"), "b": [1.0, float("nan")], "c": {"d": 2.0}})
+    assert report == {"a": None, "a_missing": report["a_missing"], "b": [1.0, None], "c": {"d": 2.0}}
+    assert "not computable" in report["a_missing"]
+    json.dumps(report, allow_nan=False)
 
 
 def served_run():

@@ -286,3 +286,30 @@ def test_sensitivity_swing_is_undefined_not_zero_when_both_ends_never_break_even
     table = sensitivity_table(setup, API).set_index("input")
     assert pd.isna(table.loc["price_usd", "swing"])  # never at -20% and at +20%: no number to show
     assert not (table["swing"] == 0).any()
+
+
+@pytest.mark.parametrize("device, device_name", [("cpu", None), ("cuda:0", "NVIDIA GeForce RTX 4090")])
+def test_a_run_from_another_device_is_not_priced_as_this_one(device, device_name):
+    run = {"tokens_per_second": 11.9, "joules_per_token": None, "joules_per_token_missing": "no GPU",
+           "device": device, "device_name": device_name}
+    with pytest.raises(InvalidSettingError, match="a run measured on a GeForce RTX 5090") as caught:
+        local_setup("rtx-5090", run, usd_per_kwh=0.3)
+    assert caught.value.parameter == "run"
+    # The same run prices the machine it ran on, labelled measured, when no other device is named.
+    setup = local_setup(None, run, price_usd=1500, power_w=65, usd_per_kwh=0.3)
+    assert setup.basis["tokens_per_s"] == "measured" and setup.basis["joules_per_token"] == "given"
+
+
+def test_a_run_on_the_named_device_is_measured():
+    run = {"tokens_per_second": 680.0, "joules_per_token": 0.55, "device": "cuda:0",
+           "device_name": "NVIDIA GeForce RTX 5090"}
+    setup = local_setup("rtx-5090", run, usd_per_kwh=0.35)
+    assert setup.basis["tokens_per_s"] == "measured" and not any("does not record" in n for n in setup.notes)
+
+
+def test_typed_values_are_given_and_a_free_input_price_is_allowed():
+    setup = local_setup("rtx-5090", tokens_per_s=700, power_w=450, idle_power_w=30, usd_per_kwh=0.35)
+    assert {setup.basis[k] for k in ("tokens_per_s", "joules_per_token", "idle_power_w", "usd_per_kwh")} == {"given"}
+    assert setup.basis["price_usd"] == "projected"  # the profile's price, not the user's
+    free_input = CloudOffer("free-input", 0.0, 0.33)
+    assert compare(setup, free_input).cloud_usd_per_m_tokens == pytest.approx(0.33)

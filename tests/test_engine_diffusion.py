@@ -45,12 +45,19 @@ def test_steps_bound_forward_passes(diffusion):
         assert [s.step for s in result.trace[:steps]] == list(range(1, steps + 1))
 
 
-def test_block_size_sets_canvas_length_and_count(diffusion):
-    result = diffusion.generate(PROMPT, seed=0, max_new_tokens=16, steps=2, block_size=4, early_exit=False)
+@pytest.fixture
+def without_eos(diffusion):
+    """The handle with EOS switched off, so every run fills its whole length (and can be asserted on)."""
+    saved, diffusion.eos_ids = diffusion.eos_ids, set()
+    yield diffusion
+    diffusion.eos_ids = saved
+
+
+def test_block_size_sets_canvas_length_and_count(without_eos):
+    result = without_eos.generate(PROMPT, seed=0, max_new_tokens=16, steps=2, block_size=4, early_exit=False)
     assert all(len(s.tokens) == 4 for s in result.trace)
     assert result.settings["canvases"] == 4
-    if result.finish_reason == "length":
-        assert result.canvases == 4 and result.new_tokens == 16
+    assert result.finish_reason == "length" and result.canvases == 4 and result.new_tokens == 16
 
 
 def test_untrained_block_size_warns_but_runs(diffusion):
@@ -62,14 +69,13 @@ def test_untrained_block_size_warns_but_runs(diffusion):
         diffusion.generate(PROMPT, seed=0, max_new_tokens=4, steps=2, block_size=4)
 
 
-def test_temperature_zero_commits_the_argmax(diffusion):
-    result = diffusion.generate(PROMPT, seed=0, max_new_tokens=8, steps=4, temperature=0, early_exit=False)
+def test_temperature_zero_commits_the_argmax(without_eos):
+    result = without_eos.generate(PROMPT, seed=0, max_new_tokens=8, steps=4, temperature=0, early_exit=False)
     last = result.trace[-1]
     assert all(s.temperature == 0.0 for s in result.trace)
     # Accepted positions hold the argmax token; the committed canvas is the final argmax.
     assert all(tok == arg for tok, arg, ok in zip(last.tokens, last.argmax, last.accepted) if ok)
-    if result.finish_reason == "length":
-        assert result.token_ids == last.argmax
+    assert result.finish_reason == "length" and result.token_ids == last.argmax
 
 
 def test_schedule_anneals_from_t_max_to_t_min(diffusion):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import socket
+import threading
 import time
 
 import pytest
@@ -130,6 +134,22 @@ def test_unknown_spec(spec):
     assert caught.value.parameter == "spec"
 
 
+def test_a_folder_that_names_its_own_code_is_refused_unless_trusted(tmp_path, ar_folder):
+    folder = tmp_path / "custom-code"
+    shutil.copytree(ar_folder, folder)
+    marker = tmp_path / "code-ran"
+    (folder / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InvalidSettingError, match="trust_remote_code=False.*auto_map") as caught:
+        workbench.load(str(folder), device="cpu")
+    assert caught.value.parameter == "trust_remote_code"
+    assert not marker.exists()
+    with pytest.raises(InvalidSettingError, match="trust_remote_code"):
+        workbench.load(str(folder), device="cpu", trust_remote_code="yes")
+
+
 def test_folder_without_config(tmp_path):
     with pytest.raises(InvalidSettingError, match="config.json"):
         workbench.load(str(tmp_path), device="cpu")
@@ -151,6 +171,49 @@ def test_hub_id_offline_fails_fast(monkeypatch, tmp_path):
     assert time.perf_counter() - started < 10
 
 
+@pytest.fixture
+def hostile_hub():
+    """A local server that accepts connections and then either says nothing or answers in plain text."""
+    server = socket.create_server(("127.0.0.1", 0))
+    reply: list[bytes] = []  # empty: silent
+    connections: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connections.append(connection)
+            if reply:
+                connection.sendall(reply[0])
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], reply
+    server.close()
+    for connection in connections:
+        connection.close()
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "not-tls"])
+def test_hub_that_accepts_but_does_not_answer_fails_within_the_deadline(monkeypatch, tmp_path, hostile_hub, behaviour):
+    port, reply = hostile_hub
+    scheme = "http"
+    if behaviour == "not-tls":  # an https endpoint whose server speaks plain HTTP: the TLS handshake fails
+        reply.append(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        scheme = "https"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    empty_hub_cache(monkeypatch, tmp_path)
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", f"{scheme}://127.0.0.1:{port}")
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailableError, match="cannot be reached") as caught:
+        workbench.load("gemma-4-26b-a4b", device="cpu")
+    assert time.perf_counter() - started < 10
+    assert f"127.0.0.1:{port}" in str(caught.value)
+
+
 @pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "https://hub.workbench-test.invalid"])
 def test_hub_id_unreachable_fails_fast(monkeypatch, tmp_path, endpoint):
     # Port 9 (discard) refuses at once; a .invalid name never resolves, however long the lookup takes.
@@ -163,3 +226,15 @@ def test_hub_id_unreachable_fails_fast(monkeypatch, tmp_path, endpoint):
     with pytest.raises(ModelUnavailableError, match="cannot be reached"):
         workbench.load("gemma-4-26b-a4b", device="cpu")
     assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize(
+    "keyword, value",
+    [("prompt", "a cat \ud800 sat"), ("callback", "print"), ("stop", True)],
+)
+def test_bad_prompt_callback_or_stop_is_refused_before_any_work(autoregressive, keyword, value):
+    # Before: a str callback or a bool stop raised TypeError after the first forward pass, and a lone
+    # surrogate raised UnicodeEncodeError inside the tokenizer.
+    with pytest.raises(InvalidSettingError) as caught:
+        autoregressive.generate(**{"prompt": "a cat", keyword: value}, max_new_tokens=2)
+    assert caught.value.parameter == keyword

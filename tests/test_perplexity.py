@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from workbench.errors import InvalidSettingError
@@ -27,5 +29,12 @@ def test_table_and_reference_kind(autoregressive, diffusion):
     table = generative_perplexity(autoregressive, runs)
     assert list(table["kind"]) == ["autoregressive", "diffusion"]
     assert table["sample_entropy_bits"].notna().all()
+    # Each row's perplexity is the reference model's on that run's text, after its prompt.
+    for run, value in zip(runs, table["perplexity"]):
+        expected = text_perplexity(autoregressive, run.text, context=run.prompt) if run.text.strip() else None
+        if expected is None:
+            assert value is None or value != value  # empty text: missing, never a number
+        else:
+            assert math.isfinite(value) and value >= 1.0 and value == pytest.approx(expected)
     with pytest.raises(InvalidSettingError, match="reference="):
         text_perplexity(diffusion, "a cat")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from workbench.errors import InvalidSettingError, WorkbenchError
@@ -184,7 +185,11 @@ def test_import_refuses_files_that_are_not_exports(tmp_path):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(st.characters(exclude_categories=["Cs"])).filter(lambda t: t != CSV_NULL))
+@given(text=st.text(st.characters(exclude_categories=["Cs"])))
+@example(text=CSV_NULL)  # the null marker itself, as text
+@example(text="\\\\N")
+@example(text="a\rb\r")  # a bare carriage return once split the row
+@example(text="\\")
 def test_any_text_survives_a_csv_round_trip(tmp_path_factory, text):
     folder = tmp_path_factory.mktemp("csv")
     source = ResultsStore(folder / "a.sqlite")
@@ -194,3 +199,33 @@ def test_any_text_survives_a_csv_round_trip(tmp_path_factory, text):
     target.import_(folder / "runs.csv")
     row = target.to_dataframe().iloc[0]
     assert (row["text"], row["prompt"]) == (text, text)
+
+
+@pytest.mark.parametrize("where", ["parent is a file", "/dev/null"])
+def test_an_unusable_store_path_is_one_clear_error(tmp_path, where):
+    # (Read-only files and folders are left out: CI runs as root, which writes through them.)
+    if where == "parent is a file":
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "results.sqlite"
+    else:
+        path = Path("/dev/null")
+    with pytest.raises(ResultsStoreError) as caught:
+        ResultsStore(path).add(make_result())
+    assert str(path) in str(caught.value)
+
+
+def test_export_never_overwrites_unasked_and_quoted_tag_keys_are_refused(tmp_path):
+    store = ResultsStore(tmp_path / "s.sqlite")
+    store.add(make_result(), tags={"who": "ana"})
+    target = tmp_path / "runs.csv"
+    target.write_text("my notes")
+    with pytest.raises(InvalidSettingError, match="does not exist yet"):
+        store.export(target)
+    assert target.read_text() == "my notes"
+    assert store.export(target, overwrite=True) == 1
+    for bad in ({'w"ho': "ana"},):
+        with pytest.raises(InvalidSettingError, match="double quotes"):
+            store.to_dataframe(tags=bad)
+        with pytest.raises(InvalidSettingError, match="double quotes"):
+            store.add(make_result(), tags=bad)
+    assert len(store) == 1

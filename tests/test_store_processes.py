@@ -98,3 +98,76 @@ def test_a_writer_killed_mid_run_loses_nothing_it_committed(tmp_path):
     )  # fmt: skip
     store.add(after)  # and the store still takes new runs
     assert len(ResultsStore(path)) == len(ids) + 1
+
+
+# A process that takes the store's write lock, says "locked", and holds it until killed.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def _run(i: int) -> GenerationResult:
+    return GenerationResult(
+        model="m", kind="autoregressive", prompt=f"p{i}", text="t", token_ids=[1], settings={"i": i},
+        finish_reason="eos", device="cpu", dtype="float32", load_s=0.0, prefill_s=0.0,
+        time_to_first_token_s=0.01, total_s=0.1, step_times_s=[], forward_passes=1, prompt_tokens=1,
+    )  # fmt: skip
+
+
+def test_runs_are_kept_beside_a_store_another_process_keeps_locked(tmp_path):
+    path = tmp_path / "busy.sqlite"
+    store = ResultsStore(path, busy_timeout_s=0.5)
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        side = store.add_all([_run(0), _run(1)], tags={"source": "test"})
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert side is not None and side.parent == path.parent and side.suffix == ".csv"
+    assert len(store) == 0  # nothing half-written into the store
+    assert store.import_(side) == 2  # the kept runs go in once the lock is free
+    assert sorted(json.loads(s)["i"] for s in store.to_dataframe(tags={"source": "test"})["settings"]) == [0, 1]
+    assert store.add_all([_run(2)]) is None and len(store) == 3
+
+
+def test_ctrl_c_ends_workbench_compare_with_no_further_run_and_nothing_stored(tmp_path):
+    store = tmp_path / "compare.sqlite"
+    command = [sys.executable, "-m", "workbench.cli", "compare", "Once upon a time", "--max-new-tokens", "256",
+               "--temperature", "1.0", "--device", "cpu", "--store", str(store)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "running tiny-ar" in line:
+            process.send_signal(signal.SIGINT)  # mid-run: the AR model is generating
+            break
+    rest_out, rest_err = process.communicate(timeout=120)
+    stderr = "".join(seen) + rest_err
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "running tiny-diffusion" not in stderr  # the next run never started
+    assert rest_err.strip().splitlines()[-1] == "workbench: interrupted; nothing more was run or stored"
+    assert rest_out == ""
+    assert len(ResultsStore(store)) == 0
+    with sqlite3.connect(store) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    raw.close()
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "compare", "x", "--no-store"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    for line in process.stderr:
+        if "loading" in line:
+            process.send_signal(signal.SIGINT)  # while torch and the models load
+            break
+    _, rest_err = process.communicate(timeout=120)
+    assert process.returncode == 130, rest_err
+    assert "Traceback" not in rest_err

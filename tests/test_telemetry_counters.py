@@ -3,6 +3,8 @@ thread, RAPL counters (wrap-around, packages only), and the CUDA_VISIBLE_DEVICES
 
 from __future__ import annotations
 
+import os
+
 import time
 from pathlib import Path
 
@@ -93,11 +95,17 @@ def test_rapl_missing_is_a_reason_not_a_zero(tmp_path):
 
 
 def test_rapl_as_it_really_is_on_this_machine():
+    # Which outcome is right depends on this machine, and is decided here before measuring.
+    counters = list(Path("/sys/class/powercap").glob("intel-rapl:*/energy_uj"))
+    readable = any(os.access(counter, os.R_OK) for counter in counters)
     window = CpuEnergyWindow()
     window.start()
     sum(i for i in range(100_000))
     joules, missing = window.stop()
-    assert (joules is not None and joules >= 0 and missing is None) or (joules is None and "RAPL" in missing)
+    if readable:
+        assert joules is not None and joules >= 0 and missing is None
+    else:
+        assert joules is None and "RAPL" in missing
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,25 @@ def test_training_runs_exports_and_resumes_identically(name, tmp_path):
     assert (tmp_path / "straight" / "tokenizer.json").exists() and (tmp_path / "straight" / "config.json").exists()
 
 
+class _RunsCode:
+    """A pickle that runs code when loaded (what a tampered checkpoint can carry)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_resuming_never_runs_code_from_a_checkpoint(tmp_path):
+    out, marker = tmp_path / "run", tmp_path / "code-ran"
+    out.mkdir()
+    torch.save({"model": _RunsCode(marker)}, out / "checkpoint.pt")
+    with pytest.raises(Exception, match="[Ww]eights only load failed|Unsupported global"):
+        toy_train("tiny-ar", out, steps=2, resume=True)
+    assert not marker.exists()
+
+
 def test_ar_loss_goes_down(tmp_path):
     toy_train("tiny-ar", tmp_path, steps=12, lr=1e-2)
     losses = [float(row[1]) for row in _losses(tmp_path)[1:]]

@@ -7,7 +7,10 @@ that the engine uses no deprecated transformers keyword (a deprecation today is 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 import warnings
 from pathlib import Path
@@ -17,7 +20,6 @@ import transformers
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-import workbench
 from workbench.cli import main
 from workbench.errors import UnsupportedVersionError
 from workbench.versions import dependency_report, is_supported, require_supported
@@ -79,10 +81,20 @@ def test_an_untested_transformers_is_one_clear_error():
     require_supported("transformers", transformers.__version__)  # the installed one passes
 
 
-def test_load_refuses_an_untested_transformers_before_any_step(monkeypatch, diffusion_folder):
-    monkeypatch.setattr(transformers, "__version__", "5.99.0")
-    with pytest.raises(UnsupportedVersionError, match="5.99.0"):
-        workbench.load(str(diffusion_folder), device="cpu")
+def test_load_refuses_an_untested_transformers_before_any_step(tmp_path, diffusion_folder):
+    # What a user who upgraded by hand has: package metadata saying another release. A dist-info
+    # folder first on the path is what importlib.metadata (and pip) then report.
+    fake = tmp_path / "transformers-5.99.0.dist-info"
+    fake.mkdir()
+    (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: transformers\nVersion: 5.99.0\n")
+    code = (
+        "import workbench\n"
+        f"try:\n    workbench.load({str(diffusion_folder)!r}, device='cpu')\n"
+        "except workbench.WorkbenchError as error:\n    print(type(error).__name__, error)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.startswith("UnsupportedVersionError transformers 5.99.0 is installed"), done.stdout + done.stderr
 
 
 def test_the_engine_calls_no_deprecated_transformers_keyword(diffusion, autoregressive):

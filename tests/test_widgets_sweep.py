@@ -80,6 +80,6 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
         plot_frontier(frame.assign(quality=None))
 
 
-def test_sweep_does_not_import_ipywidgets():
+def test_sweep_does_not_import_ipywidgets():  # checked in sys.modules of a fresh interpreter
     code = "import sys, workbench.sweep; sys.exit('ipywidgets' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=workbench.__path__[0] + "/..").returncode == 0

@@ -2,12 +2,30 @@
 
 The engine (load, generate, trace, measure) lives here and never imports ipywidgets; the widgets in
 `workbench.widgets` are thin views over it.
+
+`import workbench` is cheap: torch and transformers load when `load`, `models` or a result type is
+first used, so the `workbench` command starts (and answers `--help` or Ctrl-C) at once.
 """
 
-from workbench.errors import InvalidSettingError, ModelUnavailableError, WorkbenchError
-from workbench.loading import load
-from workbench.registry import models
-from workbench.result import DenoisingStep, GenerationResult, StepEvent
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import InvalidSettingError, ModelUnavailableError, UnsupportedVersionError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.loading import load
+    from workbench.registry import models
+    from workbench.result import DenoisingStep, GenerationResult, StepEvent
+
+_LAZY = {
+    "load": "workbench.loading",
+    "models": "workbench.registry",
+    "DenoisingStep": "workbench.result",
+    "GenerationResult": "workbench.result",
+    "StepEvent": "workbench.result",
+}
 
 __all__ = [
     "DenoisingStep",
@@ -15,8 +33,15 @@ __all__ = [
     "InvalidSettingError",
     "ModelUnavailableError",
     "StepEvent",
+    "UnsupportedVersionError",
     "WorkbenchError",
     "load",
     "models",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

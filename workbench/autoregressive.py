@@ -13,6 +13,7 @@ import threading
 
 import torch
 from workbench import transformers_adapter as adapter
+from workbench.errors import check_finite
 from workbench.handle import ModelHandle, StepCallback
 from workbench.run_state import RunState
 from workbench.settings import GenerationSettings
@@ -59,6 +60,7 @@ class AutoregressiveModel(ModelHandle):
             step_started = run.elapsed()
             logits = adapter.causal_lm_logits(self.model, feed, cache)
             run.forward_passes += 1
+            check_finite(logits, self.name, run.forward_passes)
             token = choose_token(logits[:, -1, :].float(), settings, generator)
             if index == 0:
                 run.mark_prefill_done()  # the first pass reads the whole prompt: timed as prefill, not as a step

@@ -8,24 +8,30 @@
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
 
-Errors a user can fix (a bad setting, a missing model) are printed as one line without a traceback
-and the exit status is 2.
+Errors a user can fix (a bad setting, a missing model, a mistyped option) are printed as one line
+without a traceback and the exit status is 2. Ctrl-C, at any moment, ends the command with one line
+and exit status 130; nothing half-done is stored. Heavy libraries load inside the subcommand that
+needs them, so `--help` and `--version` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import NoReturn
 
 from workbench import __version__
-from workbench.compare import compare_runs, comparison_table
-from workbench.cost.cli import register as register_cost_commands
 from workbench.errors import InvalidSettingError, WorkbenchError
-from workbench.store import ResultsStore
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (the full usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _number(text: str) -> float | str:
@@ -37,7 +43,9 @@ def _number(text: str) -> float | str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
+    from workbench.cost.cli import register as register_cost_commands
+
+    parser = OneLineParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -46,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--ar", default="tiny-ar", help="autoregressive model (default: tiny-ar)")
     compare.add_argument("--diffusion", default="tiny-diffusion", help="diffusion model (default: tiny-diffusion)")
     compare.add_argument("--max-new-tokens", type=int)
-    compare.add_argument("--temperature", type=_number, help="a number (0 = argmax) or 'schedule' (diffusion)")
+    compare.add_argument("--temperature", type=_number,
+                         help="a number (0 = argmax) for both, or 'schedule': the diffusion model's own (AR keeps its default)")
     compare.add_argument("--steps", type=int, help="diffusion: maximum denoising steps per canvas")
     compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
     compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")
     compare.add_argument("--no-early-exit", action="store_true", help="diffusion: always run every step")
-    compare.add_argument("--served", metavar="URL", help="also run an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (API key: $WORKBENCH_API_KEY)")
+    compare.add_argument("--served", metavar="URL",
+                         help="also run an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (API key: $WORKBENCH_API_KEY)")
     compare.add_argument("--served-model", metavar="NAME", help="which model the server should run (default: the first it lists)")
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--device", default="auto")
@@ -73,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.compare import compare_runs, comparison_table
+    from workbench.store import ResultsStore
+
     diffusion_settings = {
         "steps": args.steps, "block_size": args.block_size, "sampler": args.sampler,
         "early_exit": False if args.no_early_exit else None,
@@ -80,10 +95,10 @@ def _run_compare(args: argparse.Namespace) -> int:
     shared = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed}
     if args.served_model is not None and args.served is None:
         raise InvalidSettingError("--served-model", args.served_model, "only together with --served URL")
-    store = None if args.no_store else ResultsStore(args.store)
+    store = None if args.no_store else ResultsStore(args.store)  # a bad path fails before any run
     results = compare_runs(
         args.prompt, ar=args.ar, diffusion=args.diffusion, device=args.device,
-        shared_settings=shared, diffusion_settings=diffusion_settings, store=store,
+        shared_settings=shared, diffusion_settings=diffusion_settings, progress=_say,
         served=args.served, served_model=args.served_model,
     )
     if args.json:
@@ -91,9 +106,19 @@ def _run_compare(args: argparse.Namespace) -> int:
     else:
         with pd.option_context("display.max_colwidth", 80, "display.width", 200):
             print(comparison_table(results).to_string())
+    sys.stdout.flush()  # the results are out before the store is touched
     if store is not None:
-        print(f"workbench: {len(results)} runs added to {store.path}", file=sys.stderr)
+        kept_in = store.add_all(results, tags={"source": "compare"})
+        if kept_in is None:
+            _say(f"{len(results)} runs added to {store.path}")
+        else:
+            _say(f"the results store {store.path} stayed busy (another process is writing); the {len(results)} "
+                 f"runs are kept in {kept_in}: add them later with ResultsStore().import_({str(kept_in)!r})")
     return 0
+
+
+def _say(message: str) -> None:
+    print(f"workbench: {message}", file=sys.stderr, flush=True)
 
 
 def _run_models(args: argparse.Namespace) -> int:
@@ -128,20 +153,23 @@ def _run_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from transformers.utils import logging as transformers_logging
-
-    # Weight-loading bars and library notices would bury the table (and the one-line errors).
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
     try:
+        args = build_parser().parse_args(argv)
+        from transformers.utils import logging as transformers_logging
+
+        # Weight-loading bars and library notices would bury the table (and the one-line errors).
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
         return args.func(args)
     except WorkbenchError as error:
         print(f"workbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("workbench: interrupted", file=sys.stderr)
+        print("workbench: interrupted; nothing more was run or stored", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `workbench ... | head`: the reader has gone, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,20 +1,26 @@
 """Run one prompt through an autoregressive and a diffusion model and put the numbers side by side.
 
 Used by `workbench compare`, the notebooks and the race widget's results table. The models run one
-after the other (not at the same time) so that neither slows the other down. With `served=URL` a
-third run goes to an OpenAI-compatible server (vLLM, ...) with the shared settings; its energy is
-spent on the server, so `measured_generate` runs it without a local meter (its telemetry says so).
+after the other (not at the same time) so that neither slows the other down. Ctrl-C during either
+run ends the comparison there: the run after it never starts, and the interrupt reaches the caller.
+Storing the runs is the caller's job, after showing them (a busy store must not hide results).
+With `served=URL` a third run goes to an OpenAI-compatible server (vLLM, ...) with the shared
+settings; its energy is spent on the server, so `measured_generate` runs it without a local meter
+(its telemetry says so).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from workbench.errors import InvalidSettingError
+from workbench.handle import check_prompt
 from workbench.loading import load
 from workbench.result import GenerationResult
-from workbench.store import ResultsStore
+from workbench.settings import SCHEDULE
 from workbench.telemetry.energy import measured_generate
 
 TABLE_COLUMNS = {
@@ -40,29 +46,40 @@ def compare_runs(
     device: str = "auto",
     shared_settings: dict[str, Any] | None = None,
     diffusion_settings: dict[str, Any] | None = None,
-    store: ResultsStore | None = None,
+    progress: Callable[[str], None] | None = None,
     served: str | None = None,
     served_model: str | None = None,
 ) -> list[GenerationResult]:
-    """Load both models (and connect to `served`; settings are checked before the first run),
-    generate with each under an energy meter, and add every run to `store` when one is given."""
+    """Load both models (and connect to `served`; settings are checked before the first run) and
+    generate with each under an energy meter. `progress` is told what starts. Raises
+    KeyboardInterrupt if a run was interrupted."""
+    check_prompt(prompt)  # before minutes of loading
+    say = progress or (lambda message: None)
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
+    if served is not None:
+        say(f"connecting to {served}")
     served_handle = load(served, model=served_model) if served is not None else None  # first: fails in seconds
+    say(f"loading {ar} and {diffusion}")
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
+    for parameter, handle, wanted in (("ar", ar_handle, "autoregressive"), ("diffusion", diffusion_handle, "diffusion")):
+        if handle.kind != wanted:
+            raise InvalidSettingError(parameter, handle.name, f"a model of kind {wanted!r}; {handle.name!r} is {handle.kind}")
+    if shared.get("temperature") == SCHEDULE:  # the diffusion model's own schedule; AR keeps its default
+        only_diffusion["temperature"] = shared.pop("temperature")
     ar_handle.settings(**shared)
     diffusion_handle.settings(**shared, **only_diffusion)
+    runs: list[tuple[Any, dict[str, Any]]] = [(ar_handle, shared), (diffusion_handle, {**shared, **only_diffusion})]
     if served_handle is not None:
         served_handle.settings(**shared)
-    results = [
-        measured_generate(ar_handle, prompt, **shared),
-        measured_generate(diffusion_handle, prompt, **shared, **only_diffusion),
-    ]
-    if served_handle is not None:
-        results.append(measured_generate(served_handle, prompt, **shared))
-    if store is not None:
-        for result in results:
-            store.add(result, tags={"source": "compare"})
+        runs.append((served_handle, shared))
+    results = []
+    for handle, settings in runs:
+        say(f"running {handle.name} ({handle.kind})")
+        result = measured_generate(handle, prompt, **settings)
+        if result.finish_reason == "interrupted":
+            raise KeyboardInterrupt
+        results.append(result)
     return results
 
 

@@ -48,6 +48,22 @@ class UnsupportedVersionError(WorkbenchError, RuntimeError):
         )
 
 
+class NonFiniteLogitsError(WorkbenchError, ArithmeticError):
+    """The model produced NaN or infinite scores: its weights or the number format are broken."""
+
+    def __init__(self, model: str, forward_pass: int, dtype: str) -> None:
+        super().__init__(
+            f"{model!r} produced NaN or infinite logits at forward pass {forward_pass} ({dtype}); the run was "
+            "stopped instead of sampling from them: check the weights, or try float32 if this is float16"
+        )
+
+
+def check_finite(logits: Any, model: str, forward_pass: int) -> None:
+    """Raise `NonFiniteLogitsError` unless every value of the tensor `logits` is finite."""
+    if not bool(logits.isfinite().all()):
+        raise NonFiniteLogitsError(model, forward_pass, str(logits.dtype).removeprefix("torch."))
+
+
 def _short_repr(value: Any, limit: int = 60) -> str:
     # A 10,000-token prompt must not flood the message that complains about it.
     text = repr(value)

@@ -25,6 +25,16 @@ from workbench.settings import GenerationSettings, ModelLimits, resolve_settings
 StepCallback = Callable[[StepEvent], None]
 
 
+def check_prompt(prompt: Any) -> None:
+    """Refuse what no model can read: a non-string, blank text, or text that is not valid Unicode."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidSettingError("prompt", prompt, "a non-empty string")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as error:  # e.g. a lone surrogate pasted from a broken source
+        raise InvalidSettingError("prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})") from None
+
+
 class GenerationOutOfMemory(WorkbenchError, MemoryError):
     """The device ran out of memory; the model is still loaded and usable with smaller settings."""
 
@@ -85,6 +95,11 @@ class ModelHandle(ABC):
         thread, ends the run at the next step and the partial result comes back marked "stopped".
         Ctrl-C does the same ("interrupted"). Bad settings raise `InvalidSettingError` before any work.
         """
+        check_prompt(prompt)
+        if callback is not None and not callable(callback):
+            raise InvalidSettingError("callback", callback, "a function taking a StepEvent, or None")
+        if stop is not None and not callable(getattr(stop, "is_set", None)):
+            raise InvalidSettingError("stop", stop, "a threading.Event (or anything with is_set()), or None")
         resolved = self.settings(**settings)
         if resolved.seed is None:  # record the seed actually used so any run can be repeated
             resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
@@ -126,8 +141,6 @@ class ModelHandle(ABC):
         )
 
     def _encode_prompt(self, prompt: str, settings: GenerationSettings) -> torch.Tensor:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidSettingError("prompt", prompt, "a non-empty string")
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
         context = self.limits.context_length
         if ids.shape[1] >= context:

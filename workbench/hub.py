@@ -1,21 +1,26 @@
 """Reaching the Hugging Face hub without ever hanging on it.
 
 A hub id loads from the local cache when it is there. Otherwise the hub is tried only when it
-answers a plain TCP connection within a few seconds and HF_HUB_OFFLINE is not set; if it does not,
-the caller gets a `ModelUnavailableError` that says what is missing and how to get it, at once.
+answers a real request about that model (its model API, over HTTP and TLS) within a few seconds and
+HF_HUB_OFFLINE is not set; if it does not, the caller gets a `ModelUnavailableError` that says what
+is missing and how to get it, within 10 s. The download itself then runs under huggingface_hub's
+own per-read timeouts (HF_HUB_DOWNLOAD_TIMEOUT, 10 s by default), so a server that stalls
+mid-download fails rather than hangs; a whole-download deadline is left out (52 GB take as long as
+they take).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+
+import httpx
 
 from workbench.errors import ModelUnavailableError
 
-CONNECT_TIMEOUT_S = 3.0
+PROBE_DEADLINE_S = 8.0  # the whole probe; offline loading must fail within 10 s
+PROBE_TIMEOUTS = httpx.Timeout(connect=3.0, read=4.0, write=3.0, pool=3.0)  # each wait inside it
 
 
 def cached_snapshot(repo_id: str) -> Path | None:
@@ -29,28 +34,47 @@ def cached_snapshot(repo_id: str) -> Path | None:
     return folder if (folder / "config.json").exists() else None
 
 
-def hub_reachable() -> tuple[bool, str]:
-    """(reachable, reason). Honours HF_HUB_OFFLINE; never waits longer than CONNECT_TIMEOUT_S."""
+def hub_reachable(repo_id: str) -> tuple[bool, str]:
+    """(reachable, reason): does the hub answer a real HTTP request about `repo_id`, within deadlines?
+
+    A TCP connection is not enough: a host that accepts and then stays silent, or speaks something
+    other than TLS, would hang or break the download later. So this asks the hub's model API and
+    waits PROBE_DEADLINE_S at most for the whole exchange (connect, TLS, first byte, body).
+    Honours HF_HUB_OFFLINE.
+    """
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return False, "HF_HUB_OFFLINE is set"
     from huggingface_hub import constants
+    from huggingface_hub.utils import build_hf_headers
 
-    endpoint = urlparse(constants.ENDPOINT)
-    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    url = f"{constants.ENDPOINT.rstrip('/')}/api/models/{repo_id}"
     outcome: list[tuple[bool, str]] = []
 
     def attempt() -> None:
         try:
-            with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-                outcome.append((True, ""))
-        except OSError as error:
-            outcome.append((False, f"{host}:{port} did not answer ({error.__class__.__name__}: {error})"))
+            response = httpx.get(url, headers=build_hf_headers(), timeout=PROBE_TIMEOUTS, follow_redirects=True)
+        except httpx.TimeoutException as error:
+            outcome.append((False, f"{url} accepted no request or sent nothing in time ({type(error).__name__})"))
+        except Exception as error:  # TLS mismatch, refused, bad name: any failure means "not reachable"
+            outcome.append((False, f"{url} could not be reached ({type(error).__name__}: {error})"))
+        else:
+            outcome.append(_verdict(response.status_code, url))
 
-    # The name lookup inside create_connection ignores its timeout; a daemon thread bounds the whole try.
+    # Name lookups ignore httpx's timeouts; a daemon thread bounds the whole exchange.
     thread = threading.Thread(target=attempt, name="workbench-hub-probe", daemon=True)
     thread.start()
-    thread.join(CONNECT_TIMEOUT_S + 0.5)
-    return outcome[0] if outcome else (False, f"{host}:{port} did not answer within {CONNECT_TIMEOUT_S:.0f} s")
+    thread.join(PROBE_DEADLINE_S)
+    return outcome[0] if outcome else (False, f"{url} did not answer within {PROBE_DEADLINE_S:.0f} s")
+
+
+def _verdict(status: int, url: str) -> tuple[bool, str]:
+    if status == 200:
+        return True, ""
+    if status in (401, 403):
+        return False, f"{url} answered HTTP {status}: a gated model; accept its licence and run `hf auth login`"
+    if status == 404:
+        return False, f"{url} answered HTTP 404: no such model on the hub"
+    return False, f"{url} answered HTTP {status}"
 
 
 def resolve_hub_model(repo_id: str) -> str:
@@ -58,7 +82,7 @@ def resolve_hub_model(repo_id: str) -> str:
     cached = cached_snapshot(repo_id)
     if cached is not None:
         return str(cached)
-    reachable, reason = hub_reachable()
+    reachable, reason = hub_reachable(repo_id)
     if not reachable:
         raise ModelUnavailableError(
             f"{repo_id!r} is not in the local Hugging Face cache and the hub cannot be reached ({reason}). "

@@ -10,13 +10,12 @@ the canvas lengths the model was trained with. Device and dtype are checked befo
 
 from __future__ import annotations
 
-import json
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-import transformers
 
 from workbench.autoregressive import AutoregressiveModel
 from workbench.diffusion.handle import DiffusionModel
@@ -24,6 +23,14 @@ from workbench.errors import InvalidSettingError, ModelUnavailableError
 from workbench.gemma_gguf import ensure_converted
 from workbench.handle import ModelHandle
 from workbench.hub import resolve_hub_model
+from workbench.model_folder import (
+    WORKBENCH_JSON,
+    read_config,
+    read_tokenizer,
+    read_weights,
+    read_workbench_json,
+    refuse_remote_code,
+)
 from workbench.registry import REGISTRY
 from workbench.settings import SCHEDULE, ModelLimits
 from workbench.versions import require_supported
@@ -70,12 +77,17 @@ def load(
     device: str | torch.device = "auto",
     dtype: str | torch.dtype = "auto",
     *,
+    trust_remote_code: bool = False,
     model: str | None = None,
     kind: Literal["autoregressive", "diffusion"] | None = None,
 ) -> ModelHandle | ServedModel:
     """Load a model by registered name (see `workbench.models()`), local folder, or hub id; or connect
     to a served one by URL ("http://HOST:PORT/v1"), where `model` picks one the server serves
-    (default: its first) and `kind` says how it generates (the server does not)."""
+    (default: its first) and `kind` says how it generates (the server does not).
+
+    A folder whose config names its own Python code (`auto_map`) is refused unless
+    `trust_remote_code=True`: loading it would run that code. Nothing ever asks on the terminal.
+    """
     if isinstance(spec, str) and spec.startswith(("http://", "https://")):
         if (device, dtype) != ("auto", "auto"):
             raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
@@ -86,9 +98,11 @@ def load(
     for name, value in (("model", model), ("kind", kind)):
         if value is not None:
             raise InvalidSettingError(name, value, "None unless spec is a server URL (http://HOST:PORT/v1)")
-    require_supported("transformers", transformers.__version__)  # the engine reaches into its internals
+    require_supported("transformers")  # the engine reaches into its model internals
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
+    if not isinstance(trust_remote_code, bool):
+        raise InvalidSettingError("trust_remote_code", trust_remote_code, "True or False")
     entry = REGISTRY.get(spec)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
@@ -105,7 +119,9 @@ def load(
         raise InvalidSettingError(
             "spec", spec, f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'"
         )
-    return _load_folder(spec, folder, resolved_device, resolved_dtype, started)
+    if not trust_remote_code:
+        refuse_remote_code(spec, folder)
+    return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code)
 
 
 def _folder_for_entry(name: str) -> str:
@@ -122,16 +138,18 @@ def _folder_for_entry(name: str) -> str:
     return resolve_hub_model(entry.location)
 
 
-def _load_folder(name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float) -> ModelHandle:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DiffusionGemmaForBlockDiffusion
+def _load_folder(
+    name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool
+) -> ModelHandle:
+    from transformers import AutoModelForCausalLM, DiffusionGemmaForBlockDiffusion
 
-    config = AutoConfig.from_pretrained(folder)
+    config = read_config(folder, trust_remote_code)
+    extra = read_workbench_json(folder)  # cheap checks first: no weights read for a bad folder
+    text_config = config.get_text_config()
     is_diffusion = config.model_type == "diffusion_gemma"
     model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
-    model = model_class.from_pretrained(folder, dtype=dtype).to(device)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    extra = _workbench_json(folder)
-    text_config = config.get_text_config()
+    model = read_weights(model_class, folder, dtype, trust_remote_code).to(device)
+    tokenizer = read_tokenizer(folder, int(text_config.vocab_size), trust_remote_code)
     context = int(getattr(text_config, "max_position_embeddings", 2048))
     limits = ModelLimits(
         context_length=context,
@@ -155,11 +173,13 @@ def _load_folder(name: str, folder: str, device: torch.device, dtype: torch.dtyp
         handle_class = AutoregressiveModel
     defaults.update(extra.get("default_settings", {}))
     defaults.setdefault("seed", None)
-    return handle_class(
+    handle = handle_class(
         name, model, tokenizer, source=folder, load_s=time.perf_counter() - started, defaults=defaults, limits=limits
     )
-
-
-def _workbench_json(folder: str) -> dict[str, Any]:
-    path = Path(folder) / "workbench.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        with warnings.catch_warnings():  # a default canvas length the model was not trained with is the folder's choice
+            warnings.simplefilter("ignore")
+            handle.settings()
+    except InvalidSettingError as error:
+        raise ModelUnavailableError(f"{Path(folder) / WORKBENCH_JSON}: its default_settings are not usable ({error})") from None
+    return handle

@@ -122,7 +122,7 @@ def check_float(
 
 
 def check_choice(name: str, value: Any, choices: dict[str, str] | tuple[str, ...]) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:  # a list or dict is unhashable: refuse, not crash
         raise InvalidSettingError(name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value
 

@@ -21,6 +21,7 @@ Left out: the per-step diffusion trace (large; it belongs in its own file) and s
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -109,6 +110,10 @@ class ResultsStoreError(WorkbenchError):
         super().__init__(f"results store {path}: {problem}")
 
 
+class StoreBusyError(ResultsStoreError):
+    """Another process held the store's write lock for longer than the busy timeout."""
+
+
 def default_store_path() -> Path:
     """$WORKBENCH_STORE if set, else `results.sqlite` in the user's data folder."""
     configured = os.environ.get("WORKBENCH_STORE")
@@ -120,21 +125,45 @@ def default_store_path() -> Path:
 class ResultsStore:
     """A SQLite file of runs. `path` may be a file or an existing folder (then `results.sqlite` in it)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.busy_timeout_s = busy_timeout_s
         path = Path(path).expanduser() if path is not None else default_store_path()
         self.path = (path / DEFAULT_FILE if path.is_dir() else path).absolute()
-        if self._existing_kind() != "ours":
-            self._create()
+        if self.path.exists() and not self.path.is_file():  # /dev/null, a socket, a folder named like the file
+            raise ResultsStoreError(self.path, "is not a regular file; give a file path or a folder")
+        try:
+            if self._existing_kind() != "ours":
+                self._create()
+        except (OSError, sqlite3.OperationalError) as error:  # parent is a file, a read-only folder
+            raise ResultsStoreError(self.path, f"cannot be created ({error})") from None
 
     # -- writing -------------------------------------------------------------------------------------
 
     def add(self, result: GenerationResult, tags: dict[str, Any] | None = None) -> int:
         """Store one run; returns its row id. One transaction: it is all there or not at all."""
         row = self._row(result, tags)
-        insert = f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
         with self._transaction() as connection:
-            cursor = connection.execute(insert, list(row.values()))
+            cursor = connection.execute(_insert(row), list(row.values()))
         return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+    def add_all(self, results: list[GenerationResult], tags: dict[str, Any] | None = None) -> Path | None:
+        """Store runs in one transaction and return None; or, when another process keeps the write
+        lock past the busy timeout, keep them in a side file beside the store and return its path.
+
+        The side file is a CSV export that `import_()` reads, so finished work is never lost.
+        """
+        rows = [self._row(result, tags) for result in results]
+        try:
+            with self._transaction() as connection:
+                for row in rows:
+                    connection.execute(_insert(row), list(row.values()))
+            return None
+        except StoreBusyError:
+            pass
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        side = self.path.with_name(f"{self.path.stem}.unsaved-{stamp}-{uuid.uuid4().hex[:8]}.csv")
+        _write_csv(pd.DataFrame(rows, columns=[name for name in COLUMNS if name != "id"]), side)
+        return side
 
     def import_(self, path: str | Path) -> int:
         """Add the rows of a `.csv` or `.parquet` export; runs already here are skipped. Returns rows added."""
@@ -165,14 +194,17 @@ class ResultsStore:
             frame = pd.read_sql_query(f"SELECT * FROM runs{where} ORDER BY id", connection, params=parameters)
         return frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
 
-    def export(self, path: str | Path) -> int:
-        """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows."""
+    def export(self, path: str | Path, *, overwrite: bool = False) -> int:
+        """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows.
+        An existing file is replaced only with `overwrite=True`."""
         path = Path(path)
         if path.suffix not in (".csv", ".parquet"):
             raise InvalidSettingError("path", str(path), "a file name ending in .csv or .parquet")
+        if path.exists() and not overwrite:
+            raise InvalidSettingError("path", str(path), "a file that does not exist yet (or pass overwrite=True)")
         frame = self.to_dataframe()
         if path.suffix == ".csv":
-            frame.to_csv(path, index=False, na_rep=CSV_NULL)
+            _write_csv(frame, path)
         else:
             frame.to_parquet(path, index=False)
         return len(frame)
@@ -198,7 +230,7 @@ class ResultsStore:
         if header != SQLITE_HEADER:
             raise ResultsStoreError(self.path, "is not an SQLite database; refusing to touch it")
         try:
-            read_only = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            read_only = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout_s)
             with closing(read_only) as ro:
                 application_id = ro.execute("PRAGMA application_id").fetchone()[0]
                 version = ro.execute("PRAGMA user_version").fetchone()[0]
@@ -236,20 +268,31 @@ class ResultsStore:
     def _connect(self) -> sqlite3.Connection:
         # A connection per operation: nothing stays open across notebook cells or a fork, and
         # `timeout` is SQLite's busy timeout. isolation_level=None: transactions are explicit below.
-        return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # BEGIN IMMEDIATE takes the write lock up front, where the busy timeout applies; a deferred
         # transaction that upgrades from reading to writing can fail at once with "database is locked".
         with closing(self._connect()) as connection:
-            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise self._write_error(error) from None
             try:
                 yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
+                connection.execute("COMMIT")
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.OperationalError):
+                    raise self._write_error(error) from None
                 raise
-            connection.execute("COMMIT")
+
+    def _write_error(self, error: sqlite3.OperationalError) -> ResultsStoreError:
+        if "locked" in str(error) or "busy" in str(error):
+            return StoreBusyError(self.path, f"another process kept it locked for {self.busy_timeout_s:g} s ({error})")
+        return ResultsStoreError(self.path, f"cannot be written ({error})")
 
     # -- rows ----------------------------------------------------------------------------------------
 
@@ -276,6 +319,10 @@ class ResultsStore:
         return {name: value for name, value in row.items() if name in COLUMNS}
 
 
+def _insert(row: dict[str, Any]) -> str:
+    return f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
+
+
 def _json(value: Any) -> str:
     # default=str: settings may hold objects (a dtype, a sampler config); their text is what we keep.
     return json.dumps(value, sort_keys=True, default=str)
@@ -284,8 +331,8 @@ def _json(value: Any) -> str:
 def _tags_json(tags: dict[str, Any] | None) -> str:
     if tags is None:
         return "{}"
-    if not isinstance(tags, dict) or not all(isinstance(key, str) for key in tags):
-        raise InvalidSettingError("tags", tags, "a dict with string keys, e.g. {'who': 'ana'}")
+    if not isinstance(tags, dict) or not all(isinstance(key, str) and '"' not in key for key in tags):
+        raise InvalidSettingError("tags", tags, "a dict with string keys without double quotes, e.g. {'who': 'ana'}")
     try:
         return json.dumps(tags, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -297,8 +344,9 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     parameters: list[Any] = []
     for name, wanted in filters.items():
         if name == "tags":
-            if not isinstance(wanted, dict):
-                raise InvalidSettingError("tags", wanted, "a dict of tag values to match, e.g. {'who': 'ana'}")
+            if not isinstance(wanted, dict) or not all(isinstance(key, str) and '"' not in key for key in wanted):
+                # A quote would end SQLite's JSON path early and silently match nothing.
+                raise InvalidSettingError("tags", wanted, "a dict of tag values to match, keys without double quotes")
             for key, value in wanted.items():
                 clauses.append("json_extract(tags, ?) = ?")
                 parameters += [f'$."{key}"', value]
@@ -315,18 +363,31 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), parameters
 
 
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # Every field quoted (pandas leaves a lone "\r" bare, which splits the row on reading), and text
+    # that starts with a backslash gets one more, so the literal text "\N" never reads back as null.
+    text = [name for name in frame.columns if COLUMNS.get(name) == "TEXT"]
+    escaped = frame.astype(object).copy()
+    for name in text:
+        escaped[name] = [f"\\{v}" if isinstance(v, str) and v.startswith("\\") else v for v in escaped[name]]
+    escaped.to_csv(path, index=False, na_rep=CSV_NULL, quoting=csv.QUOTE_ALL)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         header = pd.read_csv(path, nrows=0).columns
-        return pd.read_csv(
+        frame = pd.read_csv(
             path,
             dtype={name: _PANDAS_TYPES[COLUMNS[name]] for name in header if name in COLUMNS},
             keep_default_na=False,  # a prompt reading "NA" or "null" is text, not a missing value
             na_values=[CSV_NULL],
             float_precision="round_trip",
         )
+        for name in (n for n in header if COLUMNS.get(n) == "TEXT"):
+            frame[name] = [v[1:] if isinstance(v, str) and v.startswith("\\") else v for v in frame[name]]
+        return frame
     raise InvalidSettingError("path", str(path), "a .csv or .parquet file written by ResultsStore.export")
 
 

@@ -25,7 +25,7 @@ from workbench.settings import check_float
 
 DAYS_PER_MONTH = 365.25 / 12  # an average calendar month, leap years included
 JOULES_PER_KWH = 3.6e6
-_CLOUD_INPUTS = ("input_usd_per_m", "output_usd_per_m", "input_per_output")  # always typed in, never measured
+_CLOUD_INPUTS = ("input_usd_per_m", "output_usd_per_m", "input_per_output")  # price list or typed: never measured
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def compare(
         breakeven_tokens_per_month=volume if reached else None,
         breakeven_utilisation=volume / capacity if reached else None,
         never_reason=never,
-        basis={**local.basis, **dict.fromkeys(_CLOUD_INPUTS, "projected")},
+        basis={**local.basis, **dict.fromkeys(_CLOUD_INPUTS, "given")},
         notes=local.notes,
     )
     if monthly_tokens is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def breakeven_command(args: argparse.Namespace) -> int:
     served = _served_figures(args.cloud_run) if args.cloud_run else None
+    _check_names(args, "hardware", "tariff", "cloud", "run_kind", "run_uuid")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     tariff_name = args.tariff or (None if args.usd_per_kwh is not None else DEFAULT_TARIFF)
     chosen_tariff = None
@@ -124,13 +126,14 @@ def breakeven_command(args: argparse.Namespace) -> int:
     result = compare(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
     if args.json:
         report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict(), "cloud_measured": served}
-        print(json.dumps(report, indent=2))
+        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
     else:
         _print_breakeven(result, local, served)
     return 0
 
 
 def roofline_command(args: argparse.Namespace) -> int:
+    _check_names(args, "hardware")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     roof = roofline_for(
         profile,
@@ -154,7 +157,7 @@ def roofline_command(args: argparse.Namespace) -> int:
         percent = percent_of_ceiling(args.tokens_per_s, ceiling)
         report["measured"] = {"tokens_per_s": args.tokens_per_s, "kind": args.kind, "percent_of_ceiling": percent}
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
     else:
         _print_roofline(roof, report)
     return 0
@@ -164,10 +167,10 @@ def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, An
     print(f"{result.hardware} vs {result.cloud} (input:output {result.input_per_output:g}, tariff {local.tariff.name})")
     capacity, monthly = result.capacity_tokens_per_month / 1e6, result.local_usd_per_month_at_capacity
     print(
-        f"  local: ${result.local_usd_per_m_tokens_at_capacity:.4g}/M tokens at {local.hours_per_day:g} h/day "
-        f"(up to {capacity:,.4g}M tokens for ${monthly:,.2f} a month)"
+        f"  local: ${_show(result.local_usd_per_m_tokens_at_capacity)}/M tokens at {local.hours_per_day:g} h/day "
+        f"(up to {_show(capacity)}M tokens for ${_show(monthly, ',.2f')} a month)"
     )
-    print(f"  cloud: ${result.cloud_usd_per_m_tokens:.4g}/M tokens")
+    print(f"  cloud: ${_show(result.cloud_usd_per_m_tokens)}/M tokens")
     if served is not None:
         rate, first = served["tokens_per_second"], served["time_to_first_token_s"]
         print(
@@ -179,13 +182,15 @@ def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, An
         print(f"  break-even: {result.never_reason}")
     else:
         volume, share = result.breakeven_tokens_per_month / 1e6, result.breakeven_utilisation
-        print(f"  break-even: {volume:,.4g}M tokens/month ({share:.0%} of capacity)")
+        print(f"  break-even: {_show(volume)}M tokens/month ({_show(share, '.0%')} of capacity)")
     if result.monthly_tokens is not None:
-        payback = "never" if result.payback_months is None else f"{result.payback_months:.1f} months"
-        print(f"  payback at {result.monthly_tokens / 1e6:,.4g}M tokens/month: {payback}", end="")
+        payback = "never" if result.payback_months is None else f"{_show(result.payback_months, '.1f')} months"
+        print(f"  payback at {_show(result.monthly_tokens / 1e6)}M tokens/month: {payback}", end="")
         print(f" ({result.payback_note})" if result.payback_note else "")
     measured = [name for name, basis in result.basis.items() if basis == "measured"]
-    print(f"  measured inputs: {', '.join(measured) or 'none (all projected)'}")
+    given = [name for name, basis in result.basis.items() if basis == "given" and name in local.basis]
+    print(f"  measured inputs: {', '.join(measured) or 'none'}")
+    print(f"  given inputs: {', '.join(given) or 'none'}")
     for note in result.notes:
         print(f"  note: {note}")
 
@@ -193,22 +198,52 @@ def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, An
 def _print_roofline(roof: Roofline, report: dict[str, Any]) -> None:
     tflops = f"{roof.tflops:g}" if roof.tflops is not None else "unpublished"
     print(f"{roof.hardware}: {roof.bandwidth_gb_s:g} GB/s, {tflops} TFLOPS, {roof.precision} weights")
-    print(f"  batch-1 AR ceiling: {roof.ar_tokens_per_s():,.0f} tok/s ({roof.bound(1)}-bound)")
+    print(f"  batch-1 AR ceiling: {_show(roof.ar_tokens_per_s(), 'rate')} tok/s ({roof.bound(1)}-bound)")
     print(
         f"  block diffusion ({report['canvas_tokens']} tokens, {report['steps_per_canvas']:g} steps): "
-        f"{report['diffusion_tokens_per_s']:,.0f} tok/s ({report['diffusion_bound']}-bound)"
+        f"{_show(report['diffusion_tokens_per_s'], 'rate')} tok/s ({report['diffusion_bound']}-bound)"
     )
     crossover = roof.crossover_positions_per_forward
     if crossover is None:
         print("  compute roof unknown (no TFLOPS figure)")
     else:
-        print(f"  compute-bound from {crossover:,.0f} positions per forward")
+        print(f"  compute-bound from {_show(crossover, 'rate')} positions per forward")
     if "measured" in report:
         measured = report["measured"]
         print(
-            f"  measured {measured['tokens_per_s']:g} tok/s = {measured['percent_of_ceiling']:.1f}% "
+            f"  measured {measured['tokens_per_s']:g} tok/s = {_show(measured['percent_of_ceiling'], '.3g')}% "
             f"of the {measured['kind']} ceiling"
         )
+
+
+NOT_COMPUTABLE = "not computable: the inputs overflow a floating-point number"
+
+
+def _show(value: float, spec: str = ",.4g") -> str:
+    """A figure for the text report; never 'nan' or 'inf'. spec "rate": whole numbers from 100 up,
+    three significant digits below, so a small rate is never rounded to 0."""
+    if not math.isfinite(value):
+        return f"[{NOT_COMPUTABLE}]"
+    if spec == "rate":
+        spec = ",.0f" if abs(value) >= 100 else ".3g"
+    return f"{value:{spec}}"
+
+
+def finite_report(value: Any, path: str = "") -> Any:
+    """`value` with every NaN or infinity replaced by None and a `<key>_missing` reason beside it,
+    so `--json` is always valid JSON and never shows a made-up 0."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out[key] = finite_report(item, f"{path}.{key}")
+            if isinstance(item, float) and not math.isfinite(item):
+                out[f"{key}_missing"] = NOT_COMPUTABLE
+        return out
+    if isinstance(value, (list, tuple)):
+        return [finite_report(item, path) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _add(parser: argparse.ArgumentParser | argparse._ArgumentGroup, options: tuple) -> None:
@@ -221,6 +256,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hardware", help="hardware profile name, e.g. rtx-5090 (listed in data/hardware.csv)")
     parser.add_argument("--data-dir", type=Path, help=f"folder of edited CSV files replacing those in {DATA_DIR}")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+
+def _check_names(args: argparse.Namespace, *names: str) -> None:
+    """An empty or blank name is a slip, never a request for the default."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            raise InvalidSettingError(name, value, "a non-empty name (leave the option out for the default)")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise InvalidSettingError("data_dir", str(args.data_dir), "an existing folder of edited CSV files")
 
 
 def _table(args: argparse.Namespace, filename: str) -> Path | None:
@@ -247,8 +292,10 @@ def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.run and args.run_uuid:
         raise InvalidSettingError("run_uuid", args.run_uuid, "not together with --run: give one source of the run")
     if args.run_uuid:
-        from workbench.store import ResultsStore
+        from workbench.store import ResultsStore, default_store_path
 
+        if not (args.store or default_store_path()).is_file():
+            raise InvalidSettingError("store", str(args.store or default_store_path()), "an existing results store file")
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")

@@ -50,7 +50,8 @@ class CloudOffer:
     source: str = ""
 
     def __post_init__(self) -> None:
-        check_float("input_usd_per_m", self.input_usd_per_m, 0.0, None, low_inclusive=False)
+        # $0 input tokens are a real offer (cached or free-tier input); output is what is bought.
+        check_float("input_usd_per_m", self.input_usd_per_m, 0.0, None)
         check_float("output_usd_per_m", self.output_usd_per_m, 0.0, None, low_inclusive=False)
         # A 100% discount would make the cloud free and every break-even "never".
         check_float("batch_discount_fraction", self.batch_discount_fraction, 0.0, 0.99)

@@ -4,9 +4,10 @@
 passed explicitly, a measured run (a dict or results-store row with `tokens_per_second`,
 `joules_per_token`, `joules_per_token_missing`, `avg_power_w`, and optionally `idle_power_w`; or a
 `GenerationResult` with those in its telemetry), and a hardware profile. Every input is labelled in
-`basis` as "measured" (read from the run) or "projected" (a profile figure, a price, an assumption
-typed by the user); whenever a figure is filled in from somewhere other than the user's
-measurement, `notes` says so in words.
+`basis` as "measured" (read from the run), "given" (typed by the user) or "projected" (a profile
+figure or a default assumption); whenever a figure is filled in from somewhere other than the
+user's measurement, `notes` says so in words. A run is only "measured" for the device it ran on:
+pricing a run from one device as another device's is refused.
 
 The box is assumed on 24 hours a day: generating for `hours_per_day` starting at `start_hour` (which
 matters under a time-of-use tariff) and idle the rest. `system_overhead_factor` scales every watt to
@@ -29,8 +30,13 @@ from workbench.errors import InvalidSettingError
 from workbench.result import GenerationResult
 from workbench.settings import check_float
 
-Basis = Literal["measured", "projected", "missing"]
+Basis = Literal["measured", "given", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"
+# Beyond these no single box goes: a larger figure is a slip (wrong unit, a pasted exponent) and is
+# refused, so it can never overflow into a made-up cost.
+MAX_TOKENS_PER_S = 10_000_000.0
+MAX_JOULES_PER_TOKEN = 10_000.0
+MAX_WATTS = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ def local_setup(
     label = profile.name if profile is not None else "custom"
     basis: dict[str, Basis] = {}
     notes: list[str] = []
+    if profile is not None and run is not None and (tokens_per_s is None or joules_per_token is None):
+        notes += _same_device(run, profile)
 
     if price_usd is None:
         if profile is None or profile.price_usd is None:
@@ -117,7 +125,9 @@ def local_setup(
             raise InvalidSettingError("price_usd", None, f"a price in USD > 0 ({why})")
         price_usd = profile.price_usd
         notes.append(f"price_usd {price_usd:g} is the {label} profile price ({profile.date}).")
-    basis["price_usd"] = "projected"
+        basis["price_usd"] = "projected"
+    else:
+        basis["price_usd"] = "given"
 
     speed, basis["tokens_per_s"] = _speed(tokens_per_s, run)
     energy, basis["joules_per_token"], energy_note = _energy(joules_per_token, power_w, speed, run, profile)
@@ -134,8 +144,9 @@ def local_setup(
         if tariff is None:
             notes.append(f"No tariff given: the {DEFAULT_TARIFF} price is used.")
         chosen = named_tariff(tariff or DEFAULT_TARIFF, usd_per_eur=usd_per_eur)
-    for name in ("usd_per_kwh", "lifetime_years", "hours_per_day", "resale_fraction", "system_overhead_factor"):
-        basis[name] = "projected"
+    basis["usd_per_kwh"] = "given" if usd_per_kwh is not None else "projected"
+    for name in ("lifetime_years", "hours_per_day", "resale_fraction", "system_overhead_factor"):
+        basis[name] = "projected"  # planning assumptions, defaults or typed: never measurements
 
     return LocalSetup(
         hardware=label,
@@ -156,11 +167,11 @@ def local_setup(
 
 def _speed(given: float | None, run: Mapping[str, Any] | None) -> tuple[float, Basis]:
     if given is not None:
-        return check_float("tokens_per_s", given, 0.0, None, low_inclusive=False), "projected"
+        return check_float("tokens_per_s", given, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "given"
     measured = _from_run(run, "tokens_per_second")
     if measured is None:
         raise InvalidSettingError("tokens_per_s", None, "a speed > 0 in tokens/s, given or from a measured run")
-    return check_float("run tokens_per_second", measured, 0.0, None, low_inclusive=False), "measured"
+    return check_float("run tokens_per_second", measured, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "measured"
 
 
 def _energy(
@@ -171,13 +182,13 @@ def _energy(
     profile: HardwareProfile | None,
 ) -> tuple[float, Basis, str]:
     if given is not None:
-        return check_float("joules_per_token", given, 0.0, None, low_inclusive=False), "projected", ""
+        return check_float("joules_per_token", given, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False), "given", ""
     if power_w is not None:
-        watts = check_float("power_w", power_w, 0.0, None, low_inclusive=False)
-        return watts / speed, "projected", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
+        watts = check_float("power_w", power_w, 0.0, MAX_WATTS, low_inclusive=False)
+        return watts / speed, "given", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
     measured = _from_run(run, "joules_per_token")
     if measured is not None:
-        return check_float("run joules_per_token", measured, 0.0, None, low_inclusive=False), "measured", ""
+        return check_float("run joules_per_token", measured, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False), "measured", ""
     reason = _from_run(run, "joules_per_token_missing") or ("no reason given" if run is not None else "no measured run")
     if profile is None or profile.board_power_w is None:
         where = f"{profile.name} publishes no board power" if profile is not None else "no hardware profile given"
@@ -197,10 +208,10 @@ def _idle(
     given: float | None, run: Mapping[str, Any] | None, profile: HardwareProfile | None
 ) -> tuple[float | None, Basis, str]:
     if given is not None:
-        return check_float("idle_power_w", given, 0.0, None), "projected", ""
+        return check_float("idle_power_w", given, 0.0, MAX_WATTS), "given", ""
     measured = _from_run(run, "idle_power_w")
     if measured is not None:
-        return check_float("run idle_power_w", measured, 0.0, None), "measured", ""
+        return check_float("run idle_power_w", measured, 0.0, MAX_WATTS), "measured", ""
     if profile is not None and profile.idle_power_w is not None:
         note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
         return profile.idle_power_w, "projected", note
@@ -212,10 +223,30 @@ def _idle(
 def _record(run: Mapping[str, Any] | GenerationResult | None) -> Mapping[str, Any] | None:
     # A GenerationResult keeps its rate as a property and its energy figures in `telemetry`.
     if isinstance(run, GenerationResult):
-        return {**run.telemetry, "tokens_per_second": run.tokens_per_second}
+        return {**run.telemetry, "tokens_per_second": run.tokens_per_second, "device": run.device}
     if run is not None and not hasattr(run, "get"):
         raise InvalidSettingError("run", type(run).__name__, "a dict or DataFrame row of a run, or a GenerationResult")
     return run
+
+
+def _same_device(run: Mapping[str, Any], profile: HardwareProfile) -> list[str]:
+    """Refuse a run measured on another device than `profile`; note when the run cannot tell."""
+    device = str(_from_run(run, "device") or "")
+    name = str(_from_run(run, "device_name") or _from_run(run, "cuda_device") or "")
+    fix = (f"drop --hardware to price the machine it ran on (with --price-usd), or type {profile.name}'s own "
+           "--tokens-per-s and --joules-per-token")
+    if device.startswith("cpu"):
+        raise InvalidSettingError("run", f"measured on {device}", f"a run measured on a {profile.device}; {fix}")
+    if name and _simple(profile.device) not in _simple(name):
+        raise InvalidSettingError("run", f"measured on {name}", f"a run measured on a {profile.device}; {fix}")
+    if not name:
+        return [f"The run does not record which device it ran on ({device or 'unknown'}); its figures are taken "
+                f"as the {profile.name}'s."]
+    return []
+
+
+def _simple(text: str) -> str:
+    return "".join(character for character in text.lower() if character.isalnum())
 
 
 def _from_run(run: Mapping[str, Any] | None, key: str) -> Any:

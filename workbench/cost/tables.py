@@ -4,7 +4,9 @@ Each table has a fixed set of columns, described by `Column`. `read_table` accep
 DataFrame (a notebook's edited copy) or None (the bundled file) and returns a DataFrame in which
 number columns hold floats (NaN where a cell is empty) and text columns hold strings. Anything wrong
 raises `InvalidSettingError` naming the table, the row (1-based, header not counted), the row's
-`name` and the field, so an edited file points straight at the bad cell.
+`name` and the field, so an edited file points straight at the bad cell. A number must be written
+plainly ('.' for decimals, ',' only between groups of three digits) and lie below the plausible
+maximum of its unit, so a locale-formatted or mistyped figure is refused instead of priced.
 
 Rules every table follows: a number column's name ends in its unit (`_usd`, `_w`, `_gb_s`, ...);
 every row has a `date` (YYYY, YYYY-MM, YYYY-MM-DD, YYYY-H1/H2 or YYYY-Q1..Q4) and a `source` of one or
@@ -43,6 +45,26 @@ UNIT_SUFFIXES = (
     "_gb",
     "_w",
 )
+# The largest plausible value of each unit: a cell above it is a typing or locale slip (0,35 read as
+# 35, a price in cents), refused rather than priced. Checked in this order: longest ending first.
+PLAUSIBLE_MAXIMUM = {
+    "_usd_per_kwh": 10.0,
+    "_eur_per_kwh": 10.0,
+    "_usd_per_eur": 5.0,
+    "_usd_per_hour": 1_000.0,
+    "_usd_per_m": 1_000.0,
+    "_gb_s": 100_000.0,
+    "_per_s": 10_000_000.0,
+    "_tflops": 1_000_000.0,
+    "_fraction": 1.0,
+    "_hour": 24.0,
+    "_usd": 10_000_000.0,
+    "_eur": 10_000_000.0,
+    "_gb": 100_000.0,
+    "_w": 100_000.0,
+}
+# A number as written in these files: '.' is the decimal point; ',' only groups thousands.
+_NUMBER = re.compile(r"^[+-]?([1-9]\d{0,2}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$")
 # Columns that hold words, not quantities, and so need no unit.
 TEXT_COLUMNS = (
     "name", "device", "hardware", "provider", "description", "notes", "date", "source", "fx_date", "fx_source",
@@ -154,12 +176,15 @@ def _cell(where: str, column: str, value: Any, spec: Column | None) -> Any:
         return math.nan if spec.kind == "number" else ""
     bad = InvalidSettingError(f"{where} field {column}", value, spec.allowed())
     if spec.kind == "number":
-        try:
-            number = float(text.replace(",", ""))
-        except ValueError:
-            raise bad from None
+        maximum = spec.maximum if spec.maximum is not None else plausible_maximum(column)
+        if maximum is not None and spec.maximum is None:
+            spec = Column(spec.name, spec.kind, spec.required, spec.minimum, spec.inclusive, maximum)
+        bad = InvalidSettingError(f"{where} field {column}", value, spec.allowed() + _NUMBER_FORM)
+        if not _NUMBER.match(text):
+            raise bad
+        number = float(text.replace(",", ""))
         too_low = number < spec.minimum or (not spec.inclusive and number == spec.minimum)
-        if not math.isfinite(number) or too_low or (spec.maximum is not None and number > spec.maximum):
+        if not math.isfinite(number) or too_low or (maximum is not None and number > maximum):
             raise bad
         return number
     patterns = {"slug": _SLUG, "date": _DATE}
@@ -168,6 +193,15 @@ def _cell(where: str, column: str, value: Any, spec: Column | None) -> Any:
     if spec.kind == "url" and not all(_URL.match(part) for part in text.split()):
         raise bad
     return text
+
+
+_NUMBER_FORM = " (written with '.' as the decimal point, e.g. 0.35 not 0,35; ',' only between thousands)"
+
+
+def plausible_maximum(column: str) -> float | None:
+    """The largest believable value for a column, from the unit its name ends in."""
+    ending = next((unit for unit in PLAUSIBLE_MAXIMUM if ("_" + column).endswith(unit)), None)
+    return PLAUSIBLE_MAXIMUM[ending] if ending else None
 
 
 def _text(value: Any) -> str:

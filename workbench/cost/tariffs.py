@@ -138,6 +138,11 @@ def tariff(
 ) -> Tariff:
     """The named tariff from either table; EUR prices need a USD rate (in the file or `usd_per_eur`)."""
     flat_table, tou_table = load_tariffs(flat), load_tou_tariffs(tou)
+    in_usd = name in set(tou_table["name"]) or (
+        name in set(flat_table["name"]) and optional(flat_table.set_index("name").loc[name, "usd_per_kwh"]) is not None
+    )
+    if usd_per_eur is not None and in_usd:
+        raise InvalidSettingError("usd_per_eur", usd_per_eur, f"only with a tariff priced in EUR; {name} is priced in USD")
     if name in set(tou_table["name"]):
         rows = tou_table[tou_table["name"] == name]
         hourly = [0.0] * 24

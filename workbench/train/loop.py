@@ -93,7 +93,7 @@ def train(
 
     checkpoint_path = out / CHECKPOINT
     if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=False)
+        state = torch.load(checkpoint_path, weights_only=True)  # tensors and plain data: never runs a pickle's code
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])

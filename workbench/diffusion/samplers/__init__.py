@@ -1,0 +1,25 @@
+"""Samplers: after one decoder pass, which canvas positions to accept (or commit for good).
+
+One file each: `entropy_bound` (DiffusionGemma's, nothing locked), `quota` (cumulative quota plus a
+threshold, locked; diffusers' BlockRefinementScheduler), `confidence` (threshold, at least one per
+step, locked; Fast-dLLM). `base` says what a sampler is. A new sampler is a new file here and one
+line in `make_sampler`.
+"""
+
+from __future__ import annotations
+
+from workbench.diffusion.samplers.base import LockingSampler, Sampler
+from workbench.diffusion.samplers.confidence import ConfidenceSampler
+from workbench.diffusion.samplers.entropy_bound import EntropyBoundSampler
+from workbench.diffusion.samplers.quota import QuotaSampler
+from workbench.settings import GenerationSettings
+
+__all__ = ["ConfidenceSampler", "EntropyBoundSampler", "LockingSampler", "QuotaSampler", "Sampler", "make_sampler"]
+
+
+def make_sampler(settings: GenerationSettings) -> Sampler:
+    if settings.sampler == "entropy-bound":
+        return EntropyBoundSampler(settings.entropy_bound)
+    if settings.sampler == "quota":
+        return QuotaSampler(settings.threshold)
+    return ConfidenceSampler(settings.threshold)
