@@ -152,9 +152,11 @@ def test_the_api_key_is_sent_but_never_recorded(server, monkeypatch, tmp_path):
     recorded = [ok.to_json(include_trace=True), echoed.to_json(), repr(ok), repr(served(server, "ok")), (tmp_path / "runs.csv").read_text()]
     recorded += [path.read_bytes().decode("latin-1") for path in tmp_path.iterdir() if path.name.startswith("runs.sqlite")]
     assert not [text for text in recorded if SECRET in text]
-    with pytest.raises(workbench.InvalidSettingError) as refused:  # a URL carrying credentials
-        workbench.load(f"http://user:{SECRET}@127.0.0.1:1/v1")
-    assert SECRET not in str(refused.value)
+    for url in (f"http://user:{SECRET}@127.0.0.1:1/v1", f"http://127.0.0.1:1/v1?key={SECRET}", f"ftp://{SECRET}@host/v1",
+                f"http://127.0.0.1:{SECRET}/v1"):
+        with pytest.raises(workbench.InvalidSettingError) as refused:  # URLs carrying credentials, or broken ones
+            workbench.load(url)
+        assert SECRET not in str(refused.value)
 
 
 def test_served_runs_keep_the_store_schema(server, tmp_path):

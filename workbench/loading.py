@@ -88,7 +88,7 @@ def load(
     A folder whose config names its own Python code (`auto_map`) is refused unless
     `trust_remote_code=True`: loading it would run that code. Nothing ever asks on the terminal.
     """
-    if isinstance(spec, str) and spec.startswith(("http://", "https://")):
+    if isinstance(spec, str) and "://" in spec:  # a URL: only http(s) is served, and a refusal never echoes it
         if (device, dtype) != ("auto", "auto"):
             raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
                                       "'auto' for a served model: the server chose them at start-up")

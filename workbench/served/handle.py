@@ -64,10 +64,16 @@ class Deadlines:
 
 def clean_endpoint(url: str) -> str:
     """The URL without credentials, query or fragment; refuses URLs that are not http(s)."""
-    parts = urlsplit(url.strip()) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidSettingError("spec", "<the URL given>" if isinstance(url, str) else url, "an http:// or https:// URL like http://HOST:PORT/v1")
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    allowed = "an http:// or https:// URL like http://HOST:PORT/v1"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises ValueError for a port that is not a number
+    except (AttributeError, ValueError):
+        raise InvalidSettingError("spec", "<the URL given>" if isinstance(url, str) else url, allowed) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSettingError("spec", "<the URL given>", allowed)  # the text may hold a key: never echoed
+    hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
+    host = hostname if port is None else f"{hostname}:{port}"
     cleaned = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     if parts.username or parts.password or parts.query:
         raise InvalidSettingError(

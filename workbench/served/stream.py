@@ -92,6 +92,8 @@ class StreamReader:
             self._put(Failure("the server sent nothing within the read timeout"))
         except httpx.HTTPError as error:  # reset, closed mid-chunk, protocol error
             self._put(Failure(f"the connection broke mid-stream: {type(error).__name__}: {error}"))
+        except Exception as error:  # anything else must still end the wait now, not at a deadline
+            self._put(Failure(f"reading the stream failed: {type(error).__name__}: {error}"))
 
     def _parse(self, payload: str) -> Event:
         if payload == "[DONE]":
