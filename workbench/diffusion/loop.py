@@ -41,8 +41,6 @@ def generate_blocks(
     settings: GenerationSettings,
     run: RunState,
     *,
-    t_min: float,
-    t_max: float,
     eos_ids: set[int],
     generator: torch.Generator,
     on_step: Callable[[DenoisingStep], None] | None = None,
@@ -51,7 +49,7 @@ def generate_blocks(
     """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
     block = settings.block_size
     vocab_size = model.config.text_config.vocab_size
-    scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator, t_min, t_max)
+    scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
     cache = adapter.new_cache(model)
     attention = torch.ones((1, prompt_ids.shape[1]), dtype=torch.bool, device=prompt_ids.device)
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet

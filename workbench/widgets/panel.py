@@ -15,7 +15,6 @@ Left out: more than two models at once and editing a run's settings after it sta
 
 from __future__ import annotations
 
-import warnings
 from html import escape
 from typing import Any
 
@@ -119,16 +118,13 @@ class ControlPanel:
         if self.worker.running:  # a headless click() reaches here even while the button is disabled
             return
         ar, diffusion = self.handles["autoregressive"], self.handles["diffusion"]
-        ar_settings, diffusion_settings = self.controls.ar_settings(), self.controls.diffusion_settings()
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                ar.settings(**ar_settings)
-                diffusion.settings(**diffusion_settings)
+        try:  # resolved once, here: the race and generate() use these as they are
+            ar_settings = ar.settings(**self.controls.ar_settings())
+            diffusion_settings = diffusion.settings(**self.controls.diffusion_settings())
         except WorkbenchError as error:
             self._say(str(error), "error")
             return
-        notes = [str(warning.message) for warning in caught]
+        notes = [str(note) for note in ar.notes(ar_settings) + diffusion.notes(diffusion_settings)]
         prompt = self.controls.prompt.value
 
         def race(stop: Any) -> None:

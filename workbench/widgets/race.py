@@ -11,7 +11,6 @@ same). Without a GPU power reads "n/a (no GPU)", never 0. Left out: more than tw
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -20,16 +19,17 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from workbench.diffusion.handle import BlockSizeWarning
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult, StepEvent
+from workbench.settings import GenerationSettings
 from workbench.telemetry.energy import EnergyMeter
 from workbench.telemetry.power import live_power_reader
-from workbench.telemetry.reasons import TelemetryWarning
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
-Entrant = tuple[ModelHandle, dict[str, Any]]  # a loaded model and the settings it runs with
+# A loaded model and the settings it runs with: resolved once by the caller (`handle.settings(...)`),
+# or keywords, which are resolved here once.
+Entrant = tuple[ModelHandle, GenerationSettings | dict[str, Any]]
 NO_GPU = "n/a (no GPU)"
 
 
@@ -178,12 +178,12 @@ class RaceView:
                 continue
             lane.begin(handle)
             on_step = lane.on_step
+            resolved = settings if isinstance(settings, GenerationSettings) else handle.settings(**settings)
             if kind == "diffusion" and canvas is not None:
-                resolved = _quietly(lambda: handle.settings(**settings))
                 canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
                 on_step = _both(lane.on_step, canvas.on_step)
             try:
-                result = _quietly(lambda: _measured(handle, prompt, settings, on_step, stop))
+                result = _measured(handle, prompt, resolved, on_step, stop)
             except Exception:
                 lane.failed()
                 raise
@@ -195,21 +195,14 @@ class RaceView:
 
 
 def _measured(
-    handle: ModelHandle, prompt: str, settings: dict[str, Any], on_step: Callable[[StepEvent], None], stop: threading.Event
+    handle: ModelHandle, prompt: str, settings: GenerationSettings, on_step: Callable[[StepEvent], None],
+    stop: threading.Event,
 ) -> GenerationResult:
-    with EnergyMeter(handle.device) as meter:
-        result = handle.generate(prompt, callback=on_step, stop=stop, **settings)
+    # Resolved settings raise no notes, and the lane shows the short-window warning itself: nothing
+    # is printed from this worker thread (it would land in whichever cell runs next).
+    with EnergyMeter(handle.device, warn=False) as meter:
+        result = handle.generate(prompt, callback=on_step, stop=stop, settings=settings)
     return meter.attach(result)
-
-
-def _quietly(call: Callable[[], Any]) -> Any:
-    # The panel already showed the block-size warning when Run was pressed, and the lane shows the
-    # short-window warning; printed again from a worker thread they would land in a random cell.
-    # catch_warnings swaps process-wide state, but it only adds "ignore" for these two categories.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BlockSizeWarning)
-        warnings.simplefilter("ignore", TelemetryWarning)
-        return call()
 
 
 def _both(first: Callable[[StepEvent], None], second: Callable[[StepEvent], None]) -> Callable[[StepEvent], None]:
