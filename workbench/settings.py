@@ -63,6 +63,13 @@ class GenerationSettings:
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+    @property
+    def canvases(self) -> int | None:
+        """How many canvases a diffusion run denoises (the last one is cut); None for AR settings."""
+        if self.block_size is None:
+            return None
+        return math.ceil(self.max_new_tokens / self.block_size)
+
 
 @dataclass(frozen=True)
 class ModelLimits:

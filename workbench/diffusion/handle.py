@@ -8,7 +8,6 @@ is `workbench.diffusion.loop`.
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -47,7 +46,7 @@ class DiffusionModel(ModelHandle):
         recorded = settings.to_dict()
         if settings.temperature != SCHEDULE:  # a constant temperature: the schedule played no part
             recorded.pop("t_min", None), recorded.pop("t_max", None)
-        recorded["canvases"] = math.ceil(settings.max_new_tokens / settings.block_size)
+        recorded["canvases"] = settings.canvases
         return recorded
 
     def _run_loop(

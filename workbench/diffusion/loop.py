@@ -19,7 +19,6 @@ inputs, batching.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 
@@ -55,7 +54,7 @@ def generate_blocks(
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet
     encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
 
-    for canvas_index in range(math.ceil(settings.max_new_tokens / block)):
+    for canvas_index in range(settings.canvases or 0):
         adapter.encode_prefix(model, unseen, attention, cache, encoder_positions)
         if canvas_index == 0:
             run.mark_prefill_done()
