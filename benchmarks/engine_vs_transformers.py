@@ -2,7 +2,9 @@
 
 Prints, from one run, the engine's tokens/s divided by transformers' tokens/s for the autoregressive
 and the diffusion backend (target >= 0.95: recording the per-step trace should cost at most 5%).
-Runs alternate between the two so that machine noise hits both alike; the medians are compared.
+Runs alternate between the two so that machine noise hits both alike; each pair gives a ratio, and
+the median of 20 paired ratios is printed with its middle half (25th-75th percentile), so one run
+says both the figure and how far to trust it (5 unpaired repeats swung 0.73-1.88 on a shared CPU).
 
     python benchmarks/engine_vs_transformers.py                 # embedded tiny models
     python benchmarks/engine_vs_transformers.py --ar gemma-3-270m --repeats 3
@@ -30,7 +32,10 @@ def _rate(fn) -> tuple[float, int]:
     return tokens / (time.perf_counter() - started), tokens
 
 
-def compare_ar(name: str, prompt: str, new_tokens: int, repeats: int, device: str) -> float:
+Spread = tuple[float, float, float]  # median, 25th and 75th percentile of the paired ratios
+
+
+def compare_ar(name: str, prompt: str, new_tokens: int, repeats: int, device: str) -> Spread:
     handle = workbench.load(name, device=device)
     ids = handle.tokenizer(prompt, return_tensors="pt")["input_ids"].to(handle.device)
     # EOS disabled on both sides so every run produces exactly `new_tokens` tokens.
@@ -41,7 +46,7 @@ def compare_ar(name: str, prompt: str, new_tokens: int, repeats: int, device: st
     return _ratio(handle, ours, theirs, repeats)
 
 
-def compare_diffusion(name: str, prompt: str, new_tokens: int, steps: int, repeats: int, device: str) -> float:
+def compare_diffusion(name: str, prompt: str, new_tokens: int, steps: int, repeats: int, device: str) -> Spread:
     handle = workbench.load(name, device=device)
     ids = handle.tokenizer(prompt, return_tensors="pt")["input_ids"].to(handle.device)
     ours = lambda: handle.generate(  # noqa: E731
@@ -54,21 +59,22 @@ def compare_diffusion(name: str, prompt: str, new_tokens: int, steps: int, repea
     return _ratio(handle, ours, theirs, repeats)
 
 
-def _ratio(handle, ours, theirs, repeats: int) -> float:
+def _ratio(handle, ours, theirs, repeats: int) -> Spread:
     saved = handle.model.generation_config.eos_token_id, handle.eos_ids
     handle.model.generation_config.eos_token_id, handle.eos_ids = None, set()  # every run makes new_tokens
     try:
         ours(), theirs()  # warm-up
-        our_rates, their_rates = [], []
-        for _ in range(repeats):  # alternating, so noise on this shared machine hits both alike
-            (our_rate, our_tokens), (their_rate, their_tokens) = _rate(ours), _rate(theirs)
-            if our_tokens != their_tokens:
-                raise SystemExit(f"not comparable: the engine made {our_tokens} tokens, transformers {their_tokens}")
-            our_rates.append(our_rate)
-            their_rates.append(their_rate)
+        ratios = []
+        for index in range(repeats):  # alternating (and which goes first), so noise hits both alike
+            first, second = (ours, theirs) if index % 2 == 0 else (theirs, ours)
+            (rate_a, tokens_a), (rate_b, tokens_b) = _rate(first), _rate(second)
+            if tokens_a != tokens_b:
+                raise SystemExit(f"not comparable: one side made {tokens_a} tokens, the other {tokens_b}")
+            ratios.append(rate_a / rate_b if first is ours else rate_b / rate_a)
     finally:
         handle.model.generation_config.eos_token_id, handle.eos_ids = saved
-    return statistics.median(our_rates) / statistics.median(their_rates)
+    low, middle, high = statistics.quantiles(ratios, n=4)
+    return middle, low, high
 
 
 def main() -> None:
@@ -78,13 +84,21 @@ def main() -> None:
     parser.add_argument("--prompt", default="Once upon a time")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--steps", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=20, help="paired runs per backend (at least 4)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    if args.repeats < 4:
+        parser.error(f"--repeats={args.repeats}: at least 4, for a median and a middle half")
     ar = compare_ar(args.ar, args.prompt, args.new_tokens, args.repeats, args.device)
-    print(f"autoregressive  {args.ar}: engine / transformers tokens/s = {ar:.3f}  (target >= 0.95)")
+    _report("autoregressive", args.ar, ar, args.repeats)
     dg = compare_diffusion(args.diffusion, args.prompt, args.new_tokens, args.steps, args.repeats, args.device)
-    print(f"diffusion       {args.diffusion}: engine / transformers tokens/s = {dg:.3f}  (target >= 0.95)")
+    _report("diffusion", args.diffusion, dg, args.repeats)
+
+
+def _report(kind: str, name: str, spread: Spread, repeats: int) -> None:
+    median, low, high = spread
+    print(f"{kind:<15} {name}: engine / transformers tokens/s = {median:.3f} (middle half {low:.3f}-{high:.3f}, "
+          f"{repeats} paired runs; target >= 0.95)")
 
 
 if __name__ == "__main__":

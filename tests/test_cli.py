@@ -101,3 +101,12 @@ def test_help_and_version_answer_without_loading_torch():
            "print('torch' in sys.modules, 'transformers' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines() == ["workbench 0.1.0", "False False"], done.stderr
+
+
+def test_import_workbench_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, workbench\nprint(sorted(m for m in ('torch', 'transformers', 'pandas') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -81,7 +81,10 @@ def test_temperature_zero_commits_the_argmax(without_eos):
 def test_schedule_anneals_from_t_max_to_t_min(diffusion):
     result = diffusion.generate(PROMPT, seed=0, max_new_tokens=8, steps=4, early_exit=False)
     temps = [s.temperature for s in result.trace]
-    t_min, t_max = diffusion.temperature_schedule
+    resolved = diffusion.settings()
+    t_min, t_max = resolved.t_min, resolved.t_max
+    generation = diffusion.model.generation_config  # the model's own schedule, else DiffusionGemma's 0.4 -> 0.8
+    assert (t_min, t_max) == (generation.t_min or 0.4, generation.t_max or 0.8)
     assert temps[0] == pytest.approx(t_max) and temps == sorted(temps, reverse=True)
     assert temps[-1] == pytest.approx(t_min + (t_max - t_min) / 4)
     constant = diffusion.generate(PROMPT, seed=0, max_new_tokens=8, steps=4, temperature=1.3, early_exit=False)

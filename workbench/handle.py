@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
@@ -20,7 +21,7 @@ import torch
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.result import GenerationResult, StepEvent
 from workbench.run_state import RunState
-from workbench.settings import GenerationSettings, ModelLimits, resolve_settings
+from workbench.settings import DEFAULTS, GenerationSettings, ModelLimits, resolve_settings
 
 StepCallback = Callable[[StepEvent], None]
 
@@ -33,6 +34,10 @@ def check_prompt(prompt: Any) -> None:
         prompt.encode("utf-8")
     except UnicodeEncodeError as error:  # e.g. a lone surrogate pasted from a broken source
         raise InvalidSettingError("prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})") from None
+
+
+class SettingsNote(UserWarning):
+    """Settings that run but deserve a word (e.g. a canvas length the model was not trained with)."""
 
 
 class GenerationOutOfMemory(WorkbenchError, MemoryError):
@@ -58,7 +63,7 @@ class ModelHandle(ABC):
         self.tokenizer = tokenizer
         self.source = source
         self.load_s = load_s
-        self.defaults = defaults
+        self.defaults = {**DEFAULTS[self.kind], **defaults}  # complete: the table, then the model's own
         self.limits = limits
         self.eos_ids = _eos_ids(model, tokenizer)  # a plain attribute: benchmarks may switch EOS off
 
@@ -78,8 +83,14 @@ class ModelHandle(ABC):
         return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}), {self.parameters / 1e6:.1f}M parameters>"
 
     def settings(self, **given: Any) -> GenerationSettings:
-        """The settings a run with these keywords would use (validated; raises InvalidSettingError)."""
+        """The settings a run with these keywords would use (validated; raises InvalidSettingError).
+
+        Pass the result back as `generate(prompt, settings=...)` to run with it unchecked again."""
         return resolve_settings(self.kind, self.defaults, self.limits, **given)
+
+    def notes(self, settings: GenerationSettings) -> list[SettingsNote]:
+        """What is worth telling the user about these settings but is no error (none by default)."""
+        return []
 
     def generate(
         self,
@@ -87,20 +98,31 @@ class ModelHandle(ABC):
         *,
         callback: StepCallback | None = None,
         stop: threading.Event | None = None,
-        **settings: Any,
+        settings: GenerationSettings | None = None,
+        **given: Any,
     ) -> GenerationResult:
         """Generate a continuation of `prompt`.
 
         `callback` is called after every forward pass with a `StepEvent`; `stop`, when set from any
         thread, ends the run at the next step and the partial result comes back marked "stopped".
         Ctrl-C does the same ("interrupted"). Bad settings raise `InvalidSettingError` before any work.
+        Settings come as keywords (checked here; `notes()` are shown as warnings) or, already
+        resolved by `handle.settings(...)`, as `settings=` (used as they are).
         """
         check_prompt(prompt)
         if callback is not None and not callable(callback):
             raise InvalidSettingError("callback", callback, "a function taking a StepEvent, or None")
         if stop is not None and not callable(getattr(stop, "is_set", None)):
             raise InvalidSettingError("stop", stop, "a threading.Event (or anything with is_set()), or None")
-        resolved = self.settings(**settings)
+        if settings is None:
+            resolved = self.settings(**given)
+            for note in self.notes(resolved):
+                warnings.warn(note, stacklevel=2)
+        elif not isinstance(settings, GenerationSettings) or given:
+            allowed = f"the result of {self.name!r}.settings(...), with no other setting keywords beside it"
+            raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
+        else:
+            resolved = settings
         if resolved.seed is None:  # record the seed actually used so any run can be repeated
             resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
         prompt_ids = self._encode_prompt(prompt, resolved)

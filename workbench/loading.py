@@ -32,14 +32,13 @@ from workbench.model_folder import (
     refuse_remote_code,
 )
 from workbench.registry import REGISTRY
-from workbench.settings import SCHEDULE, ModelLimits
+from workbench.settings import MAX_STEPS, ModelLimits
 from workbench.versions import require_supported
 
 if TYPE_CHECKING:
     from workbench.served.handle import ServedModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-MAX_STEPS = 512
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -153,26 +152,21 @@ def _load_folder(
     context = int(getattr(text_config, "max_position_embeddings", 2048))
     limits = ModelLimits(
         context_length=context,
-        max_steps=MAX_STEPS,
+        max_steps=MAX_STEPS,  # the same bound for every model: see workbench.settings
         max_block_size=context - 1,
         trained_block_sizes=tuple(extra.get("trained_block_sizes", [])),
     )
+    defaults: dict[str, Any] = {}
     if is_diffusion:
         generation = model.generation_config
-        defaults: dict[str, Any] = {
-            "max_new_tokens": config.canvas_length,
-            "steps": getattr(generation, "max_denoising_steps", None) or 48,
-            "block_size": config.canvas_length,
-            "temperature": SCHEDULE,
-            "sampler": "entropy-bound",
-            "early_exit": True,
-        }
+        defaults = {"max_new_tokens": config.canvas_length, "block_size": config.canvas_length}
+        for name, field in (("steps", "max_denoising_steps"), ("t_min", "t_min"), ("t_max", "t_max")):
+            if getattr(generation, field, None) is not None:
+                defaults[name] = getattr(generation, field)
         handle_class: type[ModelHandle] = DiffusionModel
     else:
-        defaults = {"max_new_tokens": 64, "temperature": 0.8}
         handle_class = AutoregressiveModel
     defaults.update(extra.get("default_settings", {}))
-    defaults.setdefault("seed", None)
     handle = handle_class(
         name, model, tokenizer, source=folder, load_s=time.perf_counter() - started, defaults=defaults, limits=limits
     )

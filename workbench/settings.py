@@ -27,6 +27,18 @@ DIFFUSION_SAMPLERS = {
     "committed tokens are locked (Fast-dLLM style)",
 }
 SCHEDULE = "schedule"  # temperature value meaning: the model's own t_max -> t_min schedule
+MAX_STEPS = 512  # the most denoising steps a canvas may be given
+
+# Every default, one table per kind. A model's own values (its config, its workbench.json) are laid
+# over these at load time; what the user passes is laid over those at each run.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "autoregressive": {"max_new_tokens": 64, "temperature": 0.8, "seed": None},
+    "diffusion": {
+        "max_new_tokens": 256, "temperature": SCHEDULE, "seed": None, "steps": 48, "block_size": 256,
+        "sampler": "entropy-bound", "early_exit": True, "entropy_bound": 0.1, "threshold": 0.9,
+        "t_min": 0.4, "t_max": 0.8,  # DiffusionGemma's generation-config schedule
+    },
+}
 
 _DIFFUSION_ONLY = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
 _AR_ONLY = ("top_k", "top_p")
@@ -45,11 +57,18 @@ class GenerationSettings:
     early_exit: bool = True
     entropy_bound: float | None = None
     threshold: float | None = None
-    t_min: float | None = None
+    t_min: float | None = None  # the schedule's end and start (diffusion; from the model, not a knob)
     t_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @property
+    def canvases(self) -> int | None:
+        """How many canvases a diffusion run denoises (the last one is cut); None for AR settings."""
+        if self.block_size is None:
+            return None
+        return math.ceil(self.max_new_tokens / self.block_size)
 
 
 @dataclass(frozen=True)
@@ -57,13 +76,14 @@ class ModelLimits:
     """What a loaded model supports; widgets take their slider ranges from here."""
 
     context_length: int
-    max_steps: int = 256
+    max_steps: int = MAX_STEPS
     max_block_size: int | None = None
     trained_block_sizes: tuple[int, ...] = ()
 
 
 def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, **given: Any) -> GenerationSettings:
-    """Merge given keywords over model defaults and check every value; raise InvalidSettingError."""
+    """Merge given keywords over a model's complete defaults (`DEFAULTS[kind]` under the model's own)
+    and check every value; raise InvalidSettingError."""
     allowed = set(GenerationSettings.__dataclass_fields__) - {"t_min", "t_max"}
     for name in given:
         if name not in allowed:
@@ -89,8 +109,10 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
         values["sampler"] = check_choice("sampler", values.get("sampler"), DIFFUSION_SAMPLERS)
         if not isinstance(values.get("early_exit", True), bool):
             raise InvalidSettingError("early_exit", values["early_exit"], "True or False")
-        values["entropy_bound"] = check_float("entropy_bound", values.get("entropy_bound", 0.1), 0.0, None, low_inclusive=False)
-        values["threshold"] = check_float("threshold", values.get("threshold", 0.9), 0.0, 1.0, low_inclusive=False)
+        values["entropy_bound"] = check_float("entropy_bound", values.get("entropy_bound"), 0.0, None, low_inclusive=False)
+        values["threshold"] = check_float("threshold", values.get("threshold"), 0.0, 1.0, low_inclusive=False)
+        values["t_min"] = check_float("t_min", values.get("t_min"), 0.0, None, low_inclusive=False)
+        values["t_max"] = check_float("t_max", values.get("t_max"), values["t_min"], None)
     return GenerationSettings(**{k: v for k, v in values.items() if k in GenerationSettings.__dataclass_fields__})
 
 

@@ -19,7 +19,6 @@ inputs, batching.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 
@@ -41,8 +40,6 @@ def generate_blocks(
     settings: GenerationSettings,
     run: RunState,
     *,
-    t_min: float,
-    t_max: float,
     eos_ids: set[int],
     generator: torch.Generator,
     on_step: Callable[[DenoisingStep], None] | None = None,
@@ -51,13 +48,13 @@ def generate_blocks(
     """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
     block = settings.block_size
     vocab_size = model.config.text_config.vocab_size
-    scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator, t_min, t_max)
+    scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
     cache = adapter.new_cache(model)
     attention = torch.ones((1, prompt_ids.shape[1]), dtype=torch.bool, device=prompt_ids.device)
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet
     encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
 
-    for canvas_index in range(math.ceil(settings.max_new_tokens / block)):
+    for canvas_index in range(settings.canvases or 0):
         adapter.encode_prefix(model, unseen, attention, cache, encoder_positions)
         if canvas_index == 0:
             run.mark_prefill_done()

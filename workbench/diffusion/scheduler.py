@@ -57,17 +57,14 @@ class StepOutput:
 
 
 class DenoisingScheduler:
-    def __init__(
-        self, settings: GenerationSettings, sampler: Sampler, vocab_size: int, generator: torch.Generator,
-        t_min: float, t_max: float,
-    ) -> None:
+    def __init__(self, settings: GenerationSettings, sampler: Sampler, vocab_size: int, generator: torch.Generator):
         self.settings, self.sampler, self.vocab_size, self.generator = settings, sampler, vocab_size, generator
-        self.t_min, self.t_max = t_min, t_max
 
     def step(self, logits: torch.Tensor, step: int, canvas: CanvasState) -> StepOutput:
         """Turn step `step`'s (1-based) logits into the next canvas; updates `canvas` in place."""
         steps = self.settings.steps
-        temperature = temperature_at(self.settings.temperature, steps - step + 1, steps, self.t_min, self.t_max)
+        t_min, t_max = self.settings.t_min or 0.0, self.settings.t_max or 0.0  # resolved for diffusion
+        temperature = temperature_at(self.settings.temperature, steps - step + 1, steps, t_min, t_max)
         # Temperature 0 picks the argmax; the sampler still ranks positions by the model's own (T=1)
         # uncertainty, otherwise every position would look certain and be accepted at step 1.
         scaled = logits / temperature if temperature > 0 else logits

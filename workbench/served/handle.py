@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from workbench.errors import InvalidSettingError, ModelUnavailableError
+from workbench.handle import check_prompt
 from workbench.result import FinishReason, GenerationResult, StepEvent
 from workbench.served.stream import Chunk, Done, Failure, StreamReader
 from workbench.settings import GenerationSettings, ModelLimits, resolve_settings
@@ -176,18 +177,31 @@ class ServedModel:
         # Validated as autoregressive knobs: those are the ones an OpenAI-compatible request carries.
         return resolve_settings("autoregressive", self.defaults, self.limits, **given)
 
+    def notes(self, settings: GenerationSettings) -> list[str]:
+        """Nothing to note beyond errors: the in-process handles' notes are about canvases."""
+        return []
+
     def generate(
         self,
         prompt: str,
         *,
         callback: Callable[[StepEvent], None] | None = None,
         stop: threading.Event | None = None,
-        **settings: Any,
+        settings: GenerationSettings | None = None,
+        **given: Any,
     ) -> GenerationResult:
-        """Stream one completion; `callback` gets a `StepEvent` per chunk, `stop` or Ctrl-C end it early."""
-        resolved = self.settings(**settings)
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidSettingError("prompt", prompt, "a non-empty string")
+        """Stream one completion; `callback` gets a `StepEvent` per chunk, `stop` or Ctrl-C end it early.
+
+        Settings come as keywords (checked here) or, already resolved by `handle.settings(...)`, as
+        `settings=`, as the in-process handles take them."""
+        check_prompt(prompt)
+        if settings is None:
+            resolved = self.settings(**given)
+        elif not isinstance(settings, GenerationSettings) or given:
+            allowed = f"the result of {self.name!r}.settings(...), with no other setting keywords beside it"
+            raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
+        else:
+            resolved = settings
         if resolved.seed is None:  # record the seed actually used so any run can be repeated
             resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
         sent = {key: value for key, value in resolved.to_dict().items() if key in REQUEST_KNOBS}

@@ -48,9 +48,10 @@ class _Generates(Protocol):
 class EnergyMeter:
     """Context manager measuring GPU and CPU energy over the block it wraps."""
 
-    def __init__(self, device: torch.device | str, idle_power_w: float | None = None) -> None:
+    def __init__(self, device: torch.device | str, idle_power_w: float | None = None, *, warn: bool = True) -> None:
         self.device = torch.device(device)
         self.idle_power_w = idle_power_w
+        self.warn = warn  # False: a view shows `reading["short_window_warning"]` itself
         self.reading: dict[str, Any] = {}
         self._gpu = GpuEnergyWindow(self.device)
         self._cpu = CpuEnergyWindow()
@@ -72,7 +73,7 @@ class EnergyMeter:
             reason = f"telemetry failed: {describe(error)}"
             self.reading = {key: reason if key.endswith("_missing") else None for key in READING_KEYS}
             self.reading["window_s"] = window_s
-        if self.reading["short_window_warning"]:
+        if self.warn and self.reading["short_window_warning"]:
             warnings.warn(self.reading["short_window_warning"], TelemetryWarning, stacklevel=2)
 
     def _read(self, window_s: float, sync_failure: str | None) -> dict[str, Any]:

@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # the card is written from scripts and CI, never shown on screen
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure
 
 QUALITY_COLUMNS = {
     "valid_sentence_share": "grammatical sentences",
@@ -40,14 +37,15 @@ def _vocab_size(folder: Path) -> int:
 
 
 def plot_loss(loss: pd.DataFrame, title: str, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    # A bare Figure renders to a file with no GUI backend and no process-wide pyplot state.
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.add_subplot()
     ax.plot(loss["step"], loss["loss"], lw=0.5, alpha=0.35, color="tab:blue", label="per batch")
     ax.plot(loss["step"], loss["loss"].rolling(50, min_periods=1).mean(), color="tab:blue", label="mean of 50")
     ax.set(title=title, xlabel="training step", ylabel="cross-entropy (nats per token)", yscale="log")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def write_model_card(folder: str | Path, evaluation: dict) -> Path:

@@ -59,7 +59,7 @@ class Controls:
         longest_block = min(limits.max_block_size or limits.context_length, max(BLOCK_SIZE_SPAN * canvas, *trained))
         room = min(ar.limits.context_length, limits.context_length) - 1
         choices = sorted({c for c in MAX_NEW_TOKENS_CHOICES if c <= room} | {int(defaults["max_new_tokens"])})
-        t_min, t_max = getattr(diffusion, "temperature_schedule", (None, None))
+        t_min, t_max = defaults.get("t_min"), defaults.get("t_max")
         ar_temperature = ar.defaults.get("temperature")
         # Max before value: ipywidgets clamps a value to the current range as it is set.
         with self.steps.hold_sync():

@@ -18,7 +18,6 @@ editing a run's settings after it started.
 
 from __future__ import annotations
 
-import warnings
 from html import escape
 from typing import Any
 
@@ -127,21 +126,18 @@ class ControlPanel:
         if self.worker.running:  # a headless click() reaches here even while the button is disabled
             return
         ar, diffusion = self.handles["autoregressive"], self.handles["diffusion"]
-        ar_settings, diffusion_settings = self.controls.ar_settings(), self.controls.diffusion_settings()
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                ar.settings(**ar_settings)
-                diffusion.settings(**diffusion_settings)
-                if self.served is not None:
-                    self.served.settings(**ar_settings)
+        try:  # resolved once, here: the race and generate() use these as they are
+            ar_settings = ar.settings(**self.controls.ar_settings())
+            diffusion_settings = diffusion.settings(**self.controls.diffusion_settings())
+            # A served model runs with the autoregressive knobs: those are what a request carries.
+            served_settings = self.served.settings(**self.controls.ar_settings()) if self.served is not None else None
         except WorkbenchError as error:
             self._say(str(error), "error")
             return
-        notes = [str(warning.message) for warning in caught]
+        notes = [str(note) for note in ar.notes(ar_settings) + diffusion.notes(diffusion_settings)]
         prompt = self.controls.prompt.value
 
-        served = (self.served, ar_settings) if self.served is not None else None
+        served = (self.served, served_settings) if self.served is not None else None
 
         def race(stop: Any) -> None:
             results = self.race.run(

@@ -13,7 +13,6 @@ so it reads "n/a". Left out: more than two local lanes.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -22,18 +21,19 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
-from workbench.diffusion.handle import BlockSizeWarning
 from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
 from workbench.result import GenerationResult, StepEvent
 from workbench.served.handle import ServedModel
+from workbench.settings import GenerationSettings
 from workbench.telemetry.energy import EnergyMeter
 from workbench.telemetry.power import live_power_reader
-from workbench.telemetry.reasons import TelemetryWarning
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
-Entrant = tuple[ModelHandle | ServedModel, dict[str, Any]]  # a loaded model and the settings it runs with
+# A loaded model (or a served one) and the settings it runs with: resolved once by the caller
+# (`handle.settings(...)`), or keywords, which are resolved here once.
+Entrant = tuple[ModelHandle | ServedModel, GenerationSettings | dict[str, Any]]
 NO_GPU = "n/a (no GPU)"
 SERVED_POWER = "n/a (served: the server's power)"
 
@@ -195,12 +195,12 @@ class RaceView:
                 continue
             lane.begin(handle)
             on_step = lane.on_step
+            resolved = settings if isinstance(settings, GenerationSettings) else handle.settings(**settings)
             if kind == "diffusion" and canvas is not None:
-                resolved = _quietly(lambda: handle.settings(**settings))
                 canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
                 on_step = _both(lane.on_step, canvas.on_step)
             try:
-                result = _quietly(lambda: _measured(handle, prompt, settings, on_step, stop))
+                result = _measured(handle, prompt, resolved, on_step, stop)
             except Exception:
                 lane.failed()
                 raise
@@ -212,24 +212,16 @@ class RaceView:
 
 
 def _measured(
-    handle: ModelHandle | ServedModel, prompt: str, settings: dict[str, Any], on_step: Callable[[StepEvent], None],
+    handle: ModelHandle | ServedModel, prompt: str, settings: GenerationSettings, on_step: Callable[[StepEvent], None],
     stop: threading.Event,
 ) -> GenerationResult:
     if isinstance(handle, ServedModel):  # its energy is spent on the server: no local meter
-        return handle.generate(prompt, callback=on_step, stop=stop, **settings)
-    with EnergyMeter(handle.device) as meter:
-        result = handle.generate(prompt, callback=on_step, stop=stop, **settings)
+        return handle.generate(prompt, callback=on_step, stop=stop, settings=settings)
+    # Resolved settings raise no notes, and the lane shows the short-window warning itself: nothing
+    # is printed from this worker thread (it would land in whichever cell runs next).
+    with EnergyMeter(handle.device, warn=False) as meter:
+        result = handle.generate(prompt, callback=on_step, stop=stop, settings=settings)
     return meter.attach(result)
-
-
-def _quietly(call: Callable[[], Any]) -> Any:
-    # The panel already showed the block-size warning when Run was pressed, and the lane shows the
-    # short-window warning; printed again from a worker thread they would land in a random cell.
-    # catch_warnings swaps process-wide state, but it only adds "ignore" for these two categories.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BlockSizeWarning)
-        warnings.simplefilter("ignore", TelemetryWarning)
-        return call()
 
 
 def _both(first: Callable[[StepEvent], None], second: Callable[[StepEvent], None]) -> Callable[[StepEvent], None]:
