@@ -128,6 +128,10 @@ def test_ctrl_c_interrupts_a_stalled_stream(server):
 
 def test_settings_the_server_fixes_at_start_are_refused(server):
     handle = served(server, "ok")
+    resolved = handle.settings(max_new_tokens=3, temperature=0)
+    assert handle.generate("Once upon a time", settings=resolved).token_ids == [11, 12, 13]  # as the race passes them
+    with pytest.raises(workbench.InvalidSettingError, match="settings"):
+        handle.generate("Once upon a time", settings=resolved, seed=1)
     for name, value in (("steps", 8), ("sampler", "quota"), ("block_size", 16)):
         with pytest.raises(workbench.InvalidSettingError, match="fixes it at start-up"):
             handle.generate("Once upon a time", **{name: value})
