@@ -51,7 +51,8 @@ def vllm_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vllm")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_API_KEY", "OPENAI_API_KEY")}
-    env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CACHE_ROOT=str(folder / "cache"), HF_HUB_OFFLINE="1")
+    # TMPDIR too: vLLM leaves an empty vllm_dist_* folder in the temporary directory each start.
+    env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CACHE_ROOT=str(folder / "cache"), HF_HUB_OFFLINE="1", TMPDIR=str(folder))
     log_path = folder / "vllm.log"
     with log_path.open("w") as log:
         # Started directly (no shell) in its own process group: killing the group ends its engine workers too.
