@@ -146,12 +146,18 @@ def test_a_generation_result_or_a_store_row_is_a_measured_run():
         model="m", kind="diffusion", prompt="p", text="t", token_ids=list(range(100)), settings={},
         finish_reason="length", device="cuda:0", dtype="bfloat16", load_s=1.0, prefill_s=0.02,
         time_to_first_token_s=0.1, total_s=0.2, step_times_s=[], forward_passes=6, prompt_tokens=5,
-        telemetry={"joules_per_token": 0.5, "joules_per_token_missing": None, "avg_power_w": 250.0, "idle_power_w": 40},
+        telemetry={"joules_per_token": 0.5, "joules_per_token_missing": None, "avg_power_w": 250.0, "idle_power_w": 40,
+                   "idle_power_basis": "measured"},
     )
     setup = local_setup("rtx-5090", result, usd_per_kwh=0.3)
-    # 100 tokens in 0.2 s = 500 tok/s; idle measured alongside the run.
+    # 100 tokens in 0.2 s = 500 tok/s; idle measured alongside the run (by measure_idle_power).
     assert setup.tokens_per_s == pytest.approx(500.0) and setup.idle_power_w == 40.0
     assert setup.basis["idle_power_w"] == "measured"
+    # The same figure typed into the meter by the caller is only "given".
+    result.telemetry["idle_power_basis"] = "given"
+    assert local_setup("rtx-5090", result, usd_per_kwh=0.3).basis["idle_power_w"] == "given"
+    del result.telemetry["idle_power_basis"]
+    assert local_setup("rtx-5090", result, usd_per_kwh=0.3).basis["idle_power_w"] == "given"
     # A results-store row holds NaN where the energy was not measured.
     row = pd.Series({"tokens_per_second": 500.0, "joules_per_token": float("nan"), "joules_per_token_missing": "CPU"})
     assert local_setup("rtx-5090", row, usd_per_kwh=0.3).basis["joules_per_token"] == "projected"

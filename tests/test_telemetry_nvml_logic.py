@@ -150,8 +150,11 @@ def test_an_ambiguous_uuid_prefix_is_reported_not_guessed(stand_in, monkeypatch)
 
 def test_idle_power_from_the_counter(stand_in):
     stand_in()
-    watts = measure_idle_power("cuda:0", seconds=0.05)
-    assert watts is not None and 0 < watts <= 1.5 / 0.05
+    idle = measure_idle_power("cuda:0", seconds=0.05)
+    assert idle is not None and 0 < idle.watts <= 1.5 / 0.05
+    with EnergyMeter("cuda:0", idle_power_w=idle) as meter:  # a measured baseline is recorded as measured
+        pass
+    assert meter.reading["idle_power_basis"] == "measured" and meter.reading["idle_power_w"] == idle.watts
 
 
 def test_a_failed_synchronise_voids_the_energy_reading(stand_in):

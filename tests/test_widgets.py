@@ -227,11 +227,16 @@ def test_panel_displays_as_a_widget_and_can_run_without_a_store(autoregressive, 
 
 
 def test_power_is_never_shown_as_zero():
-    assert power_text("cpu", {"avg_power_w": None}) == NO_GPU
+    from workbench.measurement import Measurement
+
+    def measured(**telemetry):
+        return Measurement.from_record({"device": "cuda:0", "telemetry": telemetry})
+
+    assert power_text("cpu", measured(avg_power_w=None)) == NO_GPU
     assert power_text("cpu", None) == NO_GPU
     assert power_text("cuda", None) == "measuring\u2026"
-    assert power_text("cuda", {"avg_power_w": 87.4}) == "87 W"
-    missing = {"avg_power_w": None, "gpu_energy_missing": "no NVIDIA driver"}
+    assert power_text("cuda", measured(avg_power_w=87.4)) == "87 W"
+    missing = measured(avg_power_w=None, joules_per_token_missing="no NVIDIA driver")
     assert power_text("cuda", missing) == "n/a (no NVIDIA driver)"
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from workbench.errors import InvalidSettingError
 from workbench.handle import check_prompt
 from workbench.loading import load
+from workbench.measurement import Measurement
 from workbench.result import GenerationResult
 from workbench.settings import SCHEDULE
 from workbench.telemetry.energy import measured_generate
@@ -95,8 +96,4 @@ def comparison_table(results: list[GenerationResult]) -> pd.DataFrame:
 
 def energy_label(result: GenerationResult) -> str:
     """'0.123 J/token' when measured, else 'not measured: <reason>' (never a zero or a guess)."""
-    joules = result.telemetry.get("joules_per_token")
-    if joules is not None:
-        return f"{joules:.3g} J/token"
-    reason = result.telemetry.get("joules_per_token_missing") or "no energy meter was attached"
-    return f"not measured: {reason}"
+    return Measurement.from_result(result).energy_label()

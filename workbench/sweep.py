@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
+from workbench.measurement import Measurement
 from workbench.result import GenerationResult
 from workbench.served.handle import ServedModel
 from workbench.store import ResultsStore
@@ -116,14 +117,15 @@ def _grid(**lists: Sequence[Any] | None) -> list[dict[str, Any]]:
 
 
 def _row(result: GenerationResult, point: dict[str, Any], quality: Quality | None) -> dict[str, Any]:
+    measured = Measurement.from_result(result)
     return {
         "model": result.model,
         "kind": result.kind,
         **{name: result.settings.get(name) for name in SWEPT if name in point},
         "seed": result.settings.get("seed"),
         **result.metrics(),
-        "avg_power_w": result.telemetry.get("avg_power_w"),
-        "joules_per_token": result.telemetry.get("joules_per_token"),
+        "avg_power_w": measured.avg_power_w,
+        "joules_per_token": measured.joules_per_token,
         "finish_reason": result.finish_reason,
         "quality": quality(result) if quality is not None else None,
         "text": result.text,

@@ -28,6 +28,7 @@ from workbench.cost.roofline import BYTES_PER_PARAM, Roofline, percent_of_ceilin
 from workbench.cost.tables import DATA_DIR
 from workbench.cost.tariffs import tariff
 from workbench.errors import InvalidSettingError
+from workbench.measurement import Measurement, flat_record
 
 DEFAULT_CLOUD = "gemma-4-26b-a4b"  # the same model family, hosted: the like-for-like comparison
 DEFAULT_ACTIVE_PARAMS_BILLION = 3.8  # DiffusionGemma 26B-A4B (model card)
@@ -287,8 +288,8 @@ def _cloud(args: argparse.Namespace) -> CloudOffer:
     return cloud_offer(args.cloud or DEFAULT_CLOUD, _table(args, "cloud_prices.csv"), args.batch_discount)
 
 
-def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The run given by --run (a file) or by --store/--run-uuid, as one flat dict; None if neither."""
+def _measured_run(args: argparse.Namespace) -> Measurement | None:
+    """The run given by --run (a file) or by --store/--run-uuid; None if neither."""
     if args.run and args.run_uuid:
         raise InvalidSettingError("run_uuid", args.run_uuid, "not together with --run: give one source of the run")
     if args.run_uuid:
@@ -299,13 +300,13 @@ def _measured_run(args: argparse.Namespace) -> dict[str, Any] | None:
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
-        run = _flat(rows.iloc[0].to_dict())
+        run = flat_record(rows.iloc[0].to_dict())
         if run.get("served"):
             raise InvalidSettingError("run_uuid", args.run_uuid, "a run measured on this box (this one was served: use it with --cloud-run)")
-        return run
+        return Measurement.from_record(run)
     if args.store:
         raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
-    return _read_run(args.run, args.run_kind, served=False) if args.run else None
+    return Measurement.from_record(_read_run(args.run, args.run_kind, served=False)) if args.run else None
 
 
 def _served_figures(path: Path) -> dict[str, Any]:
@@ -323,7 +324,8 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
     except (OSError, ValueError) as error:
         raise InvalidSettingError(parameter, str(path), f"a readable JSON file ({error})") from None
     if isinstance(runs, list):
-        candidates = [_flat(run) for run in runs if isinstance(run, dict) and bool(_flat(run).get("served")) == served]
+        flat = [flat_record(run) for run in runs if isinstance(run, dict)]
+        candidates = [run for run in flat if bool(run.get("served")) == served]
         kinds = [str(run.get("kind")) for run in candidates]
         chosen = [run for run in candidates if kind is None or run.get("kind") == kind]
         if len(chosen) != 1:
@@ -335,15 +337,8 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
         runs = chosen[0]
     if not isinstance(runs, dict):
         raise InvalidSettingError(parameter, str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
-    run = _flat(runs)
+    run = flat_record(runs)
     if bool(run.get("served")) != served:
         allowed = "a served run (workbench compare --served URL --json)" if served else "a run measured on this box (a served run goes to --cloud-run)"
         raise InvalidSettingError(parameter, str(path), allowed)
     return run
-
-
-def _flat(run: dict[str, Any]) -> dict[str, Any]:
-    """Energy figures (and a measured idle power) next to the rest: `compare --json` nests them under
-    "telemetry", the store keeps that as JSON text, a hand-written file has them at the top."""
-    telemetry = run.get("telemetry") or {}
-    return {**(json.loads(telemetry) if isinstance(telemetry, str) else telemetry), **run}

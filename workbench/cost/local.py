@@ -1,9 +1,8 @@
 """The local side of the comparison: one box, its price, speed, power and electricity tariff.
 
 `local_setup()` gathers the inputs from up to three places, in this order of precedence: values
-passed explicitly, a measured run (a dict or results-store row with `tokens_per_second`,
-`joules_per_token`, `joules_per_token_missing`, `avg_power_w`, and optionally `idle_power_w`; or a
-`GenerationResult` with those in its telemetry), and a hardware profile. Every input is labelled in
+passed explicitly, a measured run (a `workbench.measurement.Measurement`, or anything it is built
+from: a `GenerationResult`, a results-store row, a `compare --json` object), and a hardware profile. Every input is labelled in
 `basis` as "measured" (read from the run), "given" (typed by the user) or "projected" (a profile
 figure or a default assumption); whenever a figure is filled in from somewhere other than the
 user's measurement, `notes` says so in words. A run is only "measured" for the device it ran on:
@@ -18,7 +17,6 @@ what the measured tokens/s already includes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -27,6 +25,7 @@ from workbench.cost.hardware import HardwareProfile, hardware_profile
 from workbench.cost.tariffs import Tariff, flat_tariff
 from workbench.cost.tariffs import tariff as named_tariff
 from workbench.errors import InvalidSettingError
+from workbench.measurement import Measurement
 from workbench.result import GenerationResult
 from workbench.settings import check_float
 
@@ -94,7 +93,7 @@ class LocalSetup:
 
 def local_setup(
     hardware: str | HardwareProfile | None = None,
-    run: Mapping[str, Any] | GenerationResult | None = None,
+    run: Measurement | Mapping[str, Any] | GenerationResult | None = None,
     *,
     price_usd: float | None = None,
     tokens_per_s: float | None = None,
@@ -111,7 +110,7 @@ def local_setup(
     system_overhead_factor: float = 1.0,
 ) -> LocalSetup:
     """Resolve every local input (explicit > measured run > hardware profile) and label its basis."""
-    run = _record(run)
+    run = _measurement(run)
     profile = hardware_profile(hardware) if isinstance(hardware, str) else hardware
     label = profile.name if profile is not None else "custom"
     basis: dict[str, Basis] = {}
@@ -165,20 +164,19 @@ def local_setup(
     )
 
 
-def _speed(given: float | None, run: Mapping[str, Any] | None) -> tuple[float, Basis]:
+def _speed(given: float | None, run: Measurement | None) -> tuple[float, Basis]:
     if given is not None:
         return check_float("tokens_per_s", given, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "given"
-    measured = _from_run(run, "tokens_per_second")
-    if measured is None:
+    if run is None or run.tokens_per_s is None:
         raise InvalidSettingError("tokens_per_s", None, "a speed > 0 in tokens/s, given or from a measured run")
-    return check_float("run tokens_per_second", measured, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "measured"
+    return check_float("run tokens_per_second", run.tokens_per_s, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "measured"
 
 
 def _energy(
     given: float | None,
     power_w: float | None,
     speed: float,
-    run: Mapping[str, Any] | None,
+    run: Measurement | None,
     profile: HardwareProfile | None,
 ) -> tuple[float, Basis, str]:
     if given is not None:
@@ -186,10 +184,10 @@ def _energy(
     if power_w is not None:
         watts = check_float("power_w", power_w, 0.0, MAX_WATTS, low_inclusive=False)
         return watts / speed, "given", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
-    measured = _from_run(run, "joules_per_token")
-    if measured is not None:
-        return check_float("run joules_per_token", measured, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False), "measured", ""
-    reason = _from_run(run, "joules_per_token_missing") or ("no reason given" if run is not None else "no measured run")
+    if run is not None and run.joules_per_token is not None:
+        joules = check_float("run joules_per_token", run.joules_per_token, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False)
+        return joules, "measured", ""
+    reason = (run.joules_per_token_missing or "no reason given") if run is not None else "no measured run"
     if profile is None or profile.board_power_w is None:
         where = f"{profile.name} publishes no board power" if profile is not None else "no hardware profile given"
         allowed = f"a measured or given figure (not measured: {reason}; {where}); pass joules_per_token or power_w"
@@ -198,20 +196,20 @@ def _energy(
         f"joules_per_token not measured ({reason}): projected as the {profile.name} board power "
         f"{profile.board_power_w:g} W / {speed:g} tok/s; board power is a ceiling, real draw is usually lower."
     )
-    average = _from_run(run, "avg_power_w")
-    if average is not None:
-        note += f" The run's avg_power_w ({float(average):g} W) is not used: the run reports its energy as missing."
+    if run is not None and run.avg_power_w is not None:
+        note += f" The run's avg_power_w ({run.avg_power_w:g} W) is not used: the run reports its energy as missing."
     return profile.board_power_w / speed, "projected", note
 
 
 def _idle(
-    given: float | None, run: Mapping[str, Any] | None, profile: HardwareProfile | None
+    given: float | None, run: Measurement | None, profile: HardwareProfile | None
 ) -> tuple[float | None, Basis, str]:
     if given is not None:
         return check_float("idle_power_w", given, 0.0, MAX_WATTS), "given", ""
-    measured = _from_run(run, "idle_power_w")
-    if measured is not None:
-        return check_float("run idle_power_w", measured, 0.0, MAX_WATTS), "measured", ""
+    if run is not None and run.idle_power_w is not None:
+        # Only an idle figure measure_idle_power() took is "measured"; one typed into the meter is "given".
+        basis: Basis = "measured" if run.idle_power_basis == "measured" else "given"
+        return check_float("run idle_power_w", run.idle_power_w, 0.0, MAX_WATTS), basis, ""
     if profile is not None and profile.idle_power_w is not None:
         note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
         return profile.idle_power_w, "projected", note
@@ -220,38 +218,27 @@ def _idle(
                              "here, which flatters the box; pass idle_power_w.")
 
 
-def _record(run: Mapping[str, Any] | GenerationResult | None) -> Mapping[str, Any] | None:
-    # A GenerationResult keeps its rate as a property and its energy figures in `telemetry`.
+def _measurement(run: Measurement | Mapping[str, Any] | GenerationResult | None) -> Measurement | None:
+    if run is None or isinstance(run, Measurement):
+        return run
     if isinstance(run, GenerationResult):
-        return {**run.telemetry, "tokens_per_second": run.tokens_per_second, "device": run.device}
-    if run is not None and not hasattr(run, "get"):
-        raise InvalidSettingError("run", type(run).__name__, "a dict or DataFrame row of a run, or a GenerationResult")
-    return run
+        return Measurement.from_result(run)
+    return Measurement.from_record(run)
 
 
-def _same_device(run: Mapping[str, Any], profile: HardwareProfile) -> list[str]:
+def _same_device(run: Measurement, profile: HardwareProfile) -> list[str]:
     """Refuse a run measured on another device than `profile`; note when the run cannot tell."""
-    device = str(_from_run(run, "device") or "")
-    name = str(_from_run(run, "device_name") or _from_run(run, "cuda_device") or "")
     fix = (f"drop --hardware to price the machine it ran on (with --price-usd), or type {profile.name}'s own "
            "--tokens-per-s and --joules-per-token")
-    if device.startswith("cpu"):
-        raise InvalidSettingError("run", f"measured on {device}", f"a run measured on a {profile.device}; {fix}")
-    if name and _simple(profile.device) not in _simple(name):
-        raise InvalidSettingError("run", f"measured on {name}", f"a run measured on a {profile.device}; {fix}")
-    if not name:
-        return [f"The run does not record which device it ran on ({device or 'unknown'}); its figures are taken "
+    if run.device.startswith("cpu") or run.served:
+        raise InvalidSettingError("run", f"measured on {run.device}", f"a run measured on a {profile.device}; {fix}")
+    if run.device_name and _simple(profile.device) not in _simple(run.device_name):
+        raise InvalidSettingError("run", f"measured on {run.device_name}", f"a run measured on a {profile.device}; {fix}")
+    if not run.device_name:
+        return [f"The run does not record which device it ran on ({run.device or 'unknown'}); its figures are taken "
                 f"as the {profile.name}'s."]
     return []
 
 
 def _simple(text: str) -> str:
     return "".join(character for character in text.lower() if character.isalnum())
-
-
-def _from_run(run: Mapping[str, Any] | None, key: str) -> Any:
-    # A DataFrame row holds NaN where a dict holds None.
-    if run is None:
-        return None
-    value = run.get(key)
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import torch
 
+from workbench.measurement import IdlePower, idle_power_fields
 from workbench.result import GenerationResult
 from workbench.telemetry.clock import synchronize
 from workbench.telemetry.cpu import CpuEnergyWindow
@@ -34,7 +35,7 @@ from workbench.telemetry.reasons import TelemetryWarning, describe
 SHORT_WINDOW_S = 2.0  # the energy counter refreshes about every 100 ms; shorter windows read low/noisy
 READING_KEYS = (
     "window_s", "gpu_energy_j", "gpu_energy_missing", "gpu_energy_method", "gpu_energy_note", "avg_power_w",
-    "idle_power_w", "marginal_energy_j", "marginal_energy_missing", "cpu_energy_j", "cpu_energy_missing",
+    "idle_power_w", "idle_power_basis", "marginal_energy_j", "marginal_energy_missing", "cpu_energy_j", "cpu_energy_missing",
     "short_window_warning", *(key for name in INFO_KEYS for key in (name, f"{name}_missing")),
 )  # fmt: skip
 
@@ -48,9 +49,12 @@ class _Generates(Protocol):
 class EnergyMeter:
     """Context manager measuring GPU and CPU energy over the block it wraps."""
 
-    def __init__(self, device: torch.device | str, idle_power_w: float | None = None, *, warn: bool = True) -> None:
+    def __init__(
+        self, device: torch.device | str, idle_power_w: IdlePower | float | None = None, *, warn: bool = True
+    ) -> None:
         self.device = torch.device(device)
-        self.idle_power_w = idle_power_w
+        # measure_idle_power() gives an IdlePower ("measured"); a number typed in is only "given".
+        self.idle = idle_power_fields(idle_power_w)
         self.warn = warn  # False: a view shows `reading["short_window_warning"]` itself
         self.reading: dict[str, Any] = {}
         self._gpu = GpuEnergyWindow(self.device)
@@ -100,22 +104,24 @@ class EnergyMeter:
         if not self.reading:
             raise RuntimeError("EnergyMeter.attach() called before the `with` block ended")
         result.telemetry.update(self.reading)
-        for prefix, energy in (("", "gpu_energy"), ("marginal_", "marginal_energy")):
-            value, missing = per_token(self.reading[f"{energy}_j"], self.reading[f"{energy}_missing"], result.new_tokens)
-            result.telemetry.update({f"{prefix}joules_per_token": value, f"{prefix}joules_per_token_missing": missing})
+        tokens, reading = result.new_tokens, self.reading
+        all_in = per_token(reading["gpu_energy_j"], reading["gpu_energy_missing"], tokens)
+        marginal = per_token(reading["marginal_energy_j"], reading["marginal_energy_missing"], tokens)
+        result.telemetry.update({
+            "joules_per_token": all_in[0], "joules_per_token_missing": all_in[1],
+            "marginal_joules_per_token": marginal[0], "marginal_joules_per_token_missing": marginal[1],
+        })
         return result
 
     def _marginal(self, energy_j: float | None, window_s: float) -> dict[str, Any]:
-        missing = None
+        idle_w = self.idle["idle_power_w"]
         if energy_j is None:
-            missing = "no GPU energy for this window"
-        elif self.idle_power_w is None:
-            missing = "no idle baseline: pass idle_power_w=measure_idle_power(device)"
-        return {
-            "idle_power_w": self.idle_power_w,
-            "marginal_energy_j": None if missing else energy_j - self.idle_power_w * window_s,  # type: ignore[operator]
-            "marginal_energy_missing": missing,
-        }
+            marginal, missing = None, "no GPU energy for this window"
+        elif idle_w is None:
+            marginal, missing = None, "no idle baseline: pass idle_power_w=measure_idle_power(device)"
+        else:
+            marginal, missing = energy_j - idle_w * window_s, None
+        return {**self.idle, "marginal_energy_j": marginal, "marginal_energy_missing": missing}
 
     def _sync_quietly(self) -> str | None:
         try:
@@ -145,7 +151,7 @@ def per_token(energy_j: float | None, energy_missing: str | None, tokens: int) -
 
 
 def measured_generate(
-    handle: _Generates, prompt: str, *, idle_power_w: float | None = None, **settings: Any
+    handle: _Generates, prompt: str, *, idle_power_w: IdlePower | float | None = None, **settings: Any
 ) -> GenerationResult:
     """`handle.generate(prompt, **settings)` inside an `EnergyMeter`, with the reading attached."""
     if getattr(handle, "served", False):  # a served model spends its energy on the server; its result says so

@@ -26,6 +26,7 @@ import torch
 from workbench.settings import check_float
 from workbench.telemetry.clock import synchronize
 from workbench.telemetry.nvml import find_gpu, nvml
+from workbench.measurement import IdlePower
 from workbench.telemetry.reasons import TelemetryUnavailable, TelemetryWarning, describe
 
 SAMPLE_INTERVAL_S = 0.05  # NVML's power value refreshes every ~20-100 ms; faster polling repeats it
@@ -191,11 +192,12 @@ class GpuEnergyWindow:
         return GpuEnergyReading(energy_j, None, "power-sampling", note, times_s[-1] - times_s[0])
 
 
-def measure_idle_power(device: torch.device | str, seconds: float = 3.0) -> float | None:
-    """Average GPU power in watts over `seconds` of doing nothing, for "marginal" energy figures.
+def measure_idle_power(device: torch.device | str, seconds: float = 3.0) -> IdlePower | None:
+    """Average GPU power over `seconds` of doing nothing, for "marginal" energy figures.
 
-    Returns `None` (and warns with the reason) where GPU power cannot be measured, e.g. on a CPU or
-    without an NVIDIA driver. Other processes using the GPU meanwhile are counted as idle.
+    Returns an `IdlePower` (so results and the cost model can call it measured), or `None` (and
+    warns with the reason) where GPU power cannot be measured, e.g. on a CPU or without an NVIDIA
+    driver. Other processes using the GPU meanwhile are counted as idle.
     """
     check_float("seconds", seconds, 0.0, 600.0, low_inclusive=False)  # ten minutes is already a long idle window
     try:
@@ -209,4 +211,4 @@ def measure_idle_power(device: torch.device | str, seconds: float = 3.0) -> floa
     if reading.energy_j is None or not reading.span_s:
         warnings.warn(f"idle power not measured: {reading.missing}", TelemetryWarning, stacklevel=2)
         return None
-    return reading.energy_j / reading.span_s
+    return IdlePower(watts=reading.energy_j / reading.span_s, seconds=reading.span_s)

@@ -23,6 +23,7 @@ import torch
 
 from workbench.errors import InvalidSettingError
 from workbench.handle import ModelHandle
+from workbench.measurement import Measurement
 from workbench.result import GenerationResult, StepEvent
 from workbench.served.handle import ServedModel
 from workbench.settings import GenerationSettings
@@ -43,18 +44,17 @@ def display_name(name: str) -> str:
     return Path(name).name or name
 
 
-def power_text(device: torch.device | str, telemetry: dict[str, Any] | None) -> str:
+def power_text(device: torch.device | str, measured: Measurement | None) -> str:
     """Average power of a run as shown to people: watts, or why there is no figure (never a made-up 0)."""
     if str(device) == "served":
         return SERVED_POWER
     if torch.device(device).type != "cuda":
         return NO_GPU
-    if telemetry is None:
+    if measured is None:
         return "measuring\u2026"
-    watts = telemetry.get("avg_power_w")
-    if watts is None:
-        return f"n/a ({telemetry.get('gpu_energy_missing') or 'not measured'})"
-    return f"{watts:.0f} W"
+    if measured.avg_power_w is None:
+        return f"n/a ({measured.joules_per_token_missing or 'not measured'})"
+    return f"{measured.avg_power_w:.0f} W"
 
 
 def lane_html(title: str, status: str, numbers: dict[str, str], text: str, note: str = "") -> str:
@@ -118,13 +118,14 @@ class Lane:
         self._set("running", numbers, text)
 
     def finish(self, result: GenerationResult) -> None:
-        power = power_text(result.device, result.telemetry)
+        measured = Measurement.from_result(result)
+        power = power_text(result.device, measured)
         numbers = self._numbers(
             result.new_tokens, result.tokens_per_second, result.time_to_first_token_s, result.forward_passes,
             f"{power} average" if power.endswith(" W") else power,
         )
         status = "stopped" if result.stopped else f"done ({result.finish_reason})"
-        self._set(status, numbers, result.text, result.telemetry.get("short_window_warning") or "")
+        self._set(status, numbers, result.text, measured.short_window_warning or "")
 
     def skipped(self, why: str) -> None:
         self._set("skipped", {}, "", why)

@@ -19,6 +19,7 @@ from workbench.compare import comparison_table
 from workbench.errors import WorkbenchError
 from workbench.result import GenerationResult
 from workbench.store import ResultsStore
+from workbench.measurement import Measurement
 from workbench.widgets.race import power_text
 
 StoreChoice = ResultsStore | str | Path | bool | None
@@ -78,7 +79,7 @@ class ResultsTable:
         frame.insert(0, "run", range(1, len(self.results) + 1))
         frame.insert(3, "settings", [settings_text(result) for result in self.results])
         frame["finish"] = [result.finish_reason for result in self.results]
-        frame["power"] = [power_text(result.device, result.telemetry) for result in self.results]
+        frame["power"] = [power_text(result.device, Measurement.from_result(result)) for result in self.results]
         return frame
 
 
