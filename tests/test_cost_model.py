@@ -13,7 +13,7 @@ from workbench.cost import (
     CloudOffer,
     LocalSetup,
     breakeven_volume,
-    compare,
+    compare_costs,
     flat_tariff,
     local_setup,
     local_usd_per_m_tokens,
@@ -38,7 +38,7 @@ def rtx_5090(**changes) -> LocalSetup:
 
 
 def test_worked_example_rtx_5090_against_a_cheap_api():
-    result = compare(rtx_5090(), API, input_per_output=1.0, monthly_tokens=300e6)
+    result = compare_costs(rtx_5090(), API, input_per_output=1.0, monthly_tokens=300e6)
     # Month = 365.25 / 12 = 30.4375 days.
     # Capex: 1999 / 36 months = 55.5278 $/month.
     assert result.capex_usd_per_month == pytest.approx(55.527778, rel=1e-6)
@@ -72,12 +72,12 @@ def test_input_ratio_and_batch_discount_price_the_cloud():
 
 def test_resale_lowers_capex():
     # 1999 x (1 - 0.25) / 36 = 41.6458 $/month.
-    assert compare(rtx_5090(resale_fraction=0.25), API).capex_usd_per_month == pytest.approx(41.645833, rel=1e-6)
+    assert compare_costs(rtx_5090(resale_fraction=0.25), API).capex_usd_per_month == pytest.approx(41.645833, rel=1e-6)
 
 
 def test_system_overhead_scales_every_watt():
     # Factor 1.5: idle 7.67025 x 1.5 = 11.505375 $/month; marginal 0.058333 x 1.5 = 0.0875 $/M.
-    result = compare(rtx_5090(system_overhead_factor=1.5), API)
+    result = compare_costs(rtx_5090(system_overhead_factor=1.5), API)
     assert result.idle_energy_usd_per_month == pytest.approx(11.505375, rel=1e-6)
     assert result.marginal_usd_per_m_tokens == pytest.approx(0.0875, rel=1e-6)
 
@@ -98,7 +98,7 @@ def test_time_of_use_prices_the_hours_the_box_runs():
     assert setup(14).tariff.mean_usd_per_kwh(14, 5) == pytest.approx(0.486)
     # Idle is priced around the clock: mean (19 x 0.39 + 5 x 0.55) / 24 = 0.423333 $/kWh;
     # 0.0295 kW x 24 h x 0.423333 x 30.4375 days = 9.12276 $/month.
-    assert compare(setup(16), API).idle_energy_usd_per_month == pytest.approx(9.12276, rel=1e-5)
+    assert compare_costs(setup(16), API).idle_energy_usd_per_month == pytest.approx(9.12276, rel=1e-5)
 
 
 def test_hour_weights_split_fractions_across_midnight():
@@ -110,7 +110,7 @@ def test_hour_weights_split_fractions_across_midnight():
 
 def test_never_when_local_energy_costs_more_than_the_cloud():
     # 10 tok/s at 450 W: (45 - 3) J/token = 42 MJ per M tokens = 11.67 kWh x 0.35 = 4.08 $/M > 0.39 $/M.
-    result = compare(rtx_5090(tokens_per_s=10, joules_per_token=45.0), API)
+    result = compare_costs(rtx_5090(tokens_per_s=10, joules_per_token=45.0), API)
     assert result.breakeven_tokens_per_month is None
     assert "at or above the cloud price" in result.never_reason
 
@@ -119,7 +119,7 @@ def test_never_when_break_even_is_beyond_capacity():
     # 50 tok/s at 300 W, 30 W idle, 0.10 $/kWh: above idle 6 - 0.6 = 5.4 J = 1.5 kWh per M = 0.15 $/M;
     # fixed 55.53 + 2.19 = 57.72 $/month -> break-even 57.72 / 0.24 = 240M, but 8 h/day makes only 43.8M.
     setup = local_setup(price_usd=1999, tokens_per_s=50, power_w=300, idle_power_w=30, usd_per_kwh=0.10)
-    result = compare(setup, API)
+    result = compare_costs(setup, API)
     assert result.breakeven_tokens_per_month is None
     assert "the box makes at most" in result.never_reason
     assert breakeven_volume(setup, API) == pytest.approx(240.5e6, rel=1e-3)
@@ -127,9 +127,9 @@ def test_never_when_break_even_is_beyond_capacity():
 
 def test_payback_never_and_too_much_volume():
     slow = rtx_5090(tokens_per_s=10, joules_per_token=45.0)
-    assert compare(slow, API, monthly_tokens=1e6).payback_months is None
+    assert compare_costs(slow, API, monthly_tokens=1e6).payback_months is None
     with pytest.raises(InvalidSettingError, match="monthly_tokens"):
-        compare(rtx_5090(), API, monthly_tokens=1e12)
+        compare_costs(rtx_5090(), API, monthly_tokens=1e12)
 
 
 def test_measured_run_is_labelled_measured():
@@ -138,7 +138,7 @@ def test_measured_run_is_labelled_measured():
     assert setup.tokens_per_s == 680.0 and setup.joules_per_token == 0.55
     assert setup.basis["tokens_per_s"] == "measured" and setup.basis["joules_per_token"] == "measured"
     assert setup.basis["price_usd"] == "projected"
-    assert compare(setup, API).basis["joules_per_token"] == "measured"
+    assert compare_costs(setup, API).basis["joules_per_token"] == "measured"
 
 
 def test_a_generation_result_or_a_store_row_is_a_measured_run():
@@ -183,7 +183,7 @@ def test_unknown_idle_power_is_missing_not_zero():
     setup = local_setup("rtx-5090", tokens_per_s=700, power_w=450, usd_per_kwh=0.35)
     assert setup.idle_power_w is None and setup.basis["idle_power_w"] == "missing"
     assert any("Idle power unknown" in note and "left out" in note for note in setup.notes)
-    result = compare(setup, API)
+    result = compare_costs(setup, API)
     assert result.idle_energy_usd_per_month is None and result.basis["idle_power_w"] == "missing"
     # The rest is still priced: 450 W / 700 tok/s = 0.642857 J/token -> 0.178571 kWh per M x 0.35 = 0.0625 $/M.
     assert result.marginal_usd_per_m_tokens == pytest.approx(0.0625, rel=1e-6)
@@ -318,4 +318,4 @@ def test_typed_values_are_given_and_a_free_input_price_is_allowed():
     assert {setup.basis[k] for k in ("tokens_per_s", "joules_per_token", "idle_power_w", "usd_per_kwh")} == {"given"}
     assert setup.basis["price_usd"] == "projected"  # the profile's price, not the user's
     free_input = CloudOffer("free-input", 0.0, 0.33)
-    assert compare(setup, free_input).cloud_usd_per_m_tokens == pytest.approx(0.33)
+    assert compare_costs(setup, free_input).cloud_usd_per_m_tokens == pytest.approx(0.33)

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from workbench.cost import CloudOffer, RooflinePoint, compare, local_setup, roofline_for, sensitivity_table  # noqa: E402
+from workbench.cost import CloudOffer, RooflinePoint, compare_costs, local_setup, roofline_for, sensitivity_table  # noqa: E402
 from workbench.cost import plots  # noqa: E402
 
 CLOUDS = [CloudOffer("cheap", 0.06, 0.33), CloudOffer("dear", 0.75, 4.50)]
@@ -37,12 +37,12 @@ def test_cumulative_cost_marks_break_even(box):
     local = lines[f"local {box.hardware}"]
     assert local.get_ydata()[0] == pytest.approx(box.price_usd)  # the price is paid up front
     for cloud in CLOUDS:
-        result = compare(box, cloud, monthly_tokens=300e6)
+        result = compare_costs(box, cloud, monthly_tokens=300e6)
         bill = lines[f"cloud {cloud.name}"].get_ydata()
         assert bill[12] == pytest.approx(12 * result.cloud_usd_per_month)  # a year of API bills
     markers = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
-    paybacks = sorted(compare(box, c, monthly_tokens=300e6).payback_months for c in CLOUDS
-                      if compare(box, c, monthly_tokens=300e6).payback_months is not None)
+    paybacks = sorted(compare_costs(box, c, monthly_tokens=300e6).payback_months for c in CLOUDS
+                      if compare_costs(box, c, monthly_tokens=300e6).payback_months is not None)
     assert sorted(float(m.get_xdata()[0]) for m in markers) == pytest.approx(paybacks)
 
 

@@ -1,7 +1,7 @@
 """Cost of ownership: is a local GPU cheaper than a hosted API, and how fast could it possibly go?
 
 - `local_setup()` gathers a box's inputs from explicit values, a measured run and a hardware
-  profile, labelling each "measured" or "projected"; `compare()` prices it against a `CloudOffer`
+  profile, labelling each "measured" or "projected"; `compare_costs()` prices it against a `CloudOffer`
   (cost per million tokens, break-even volume or why there is none, payback months);
   `sensitivity_table()` ranks the inputs by how far they move the answer.
 - `roofline_for()` gives bandwidth and compute ceilings for AR and block-diffusion decoding.
@@ -19,7 +19,7 @@ from workbench.cost.breakeven import (
     Comparison,
     breakeven_volume,
     capacity_tokens_per_month,
-    compare,
+    compare_costs,
     local_usd_per_m_tokens,
     local_usd_per_month,
     payback_months,
@@ -52,7 +52,7 @@ __all__ = [
     "breakeven_volume",
     "capacity_tokens_per_month",
     "cloud_offer",
-    "compare",
+    "compare_costs",
     "flat_tariff",
     "gpu_rental",
     "hardware_profile",

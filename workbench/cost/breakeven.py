@@ -30,7 +30,7 @@ _CLOUD_INPUTS = ("input_usd_per_m", "output_usd_per_m", "input_per_output")  # p
 
 @dataclass(frozen=True)
 class Comparison:
-    """Everything `compare()` works out; money in USD, volumes in generated tokens per month."""
+    """Everything `compare_costs()` works out; money in USD, volumes in generated tokens per month."""
 
     hardware: str
     cloud: str
@@ -103,7 +103,7 @@ def payback_months(local: LocalSetup, cloud: CloudOffer, monthly_tokens: float, 
     return local.price_usd / saving if saving > 0 else math.inf
 
 
-def compare(
+def compare_costs(
     local: LocalSetup, cloud: CloudOffer, *, input_per_output: float = 1.0, monthly_tokens: float | None = None
 ) -> Comparison:
     """Work out the whole comparison; `monthly_tokens` adds the payback and monthly bills."""

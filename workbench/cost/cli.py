@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from workbench.cost.breakeven import Comparison, compare
+from workbench.cost.breakeven import Comparison, compare_costs
 from workbench.cost.cloud import CloudOffer, cloud_offer
 from workbench.cost.hardware import hardware_profile
 from workbench.cost.local import DEFAULT_TARIFF, LocalSetup, local_setup
@@ -124,7 +124,7 @@ def breakeven_command(args: argparse.Namespace) -> int:
         system_overhead_factor=args.system_overhead,
     )
     offer = _cloud(args)
-    result = compare(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
+    result = compare_costs(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
     if args.json:
         report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict(), "cloud_measured": served}
         print(json.dumps(finite_report(report), indent=2, allow_nan=False))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from workbench.cost.breakeven import compare, idle_energy_usd_per_month, local_usd_per_m_tokens, marginal_usd_per_token
+from workbench.cost.breakeven import compare_costs, idle_energy_usd_per_month, local_usd_per_m_tokens, marginal_usd_per_token
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.cost.roofline import Roofline, RooflinePoint
@@ -39,8 +39,8 @@ def plot_cumulative_cost(
     ax = fig.add_subplot()
     ax.plot(x, local.price_usd + energy * x, lw=2.5, color="black", label=f"local {local.hardware}")
     for i, cloud in enumerate(clouds):
-        # compare() also refuses a volume beyond what the box can make.
-        result = compare(local, cloud, input_per_output=input_per_output, monthly_tokens=monthly_tokens)
+        # compare_costs() also refuses a volume beyond what the box can make.
+        result = compare_costs(local, cloud, input_per_output=input_per_output, monthly_tokens=monthly_tokens)
         bill, month = result.cloud_usd_per_month, result.payback_months
         (line,) = ax.plot(x, bill * x, label=f"cloud {cloud.name}")
         if month is not None and month <= months:
