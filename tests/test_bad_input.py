@@ -21,7 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.cli import main
-from workbench.cost import load_cloud_prices, load_gpu_rental, load_hardware, load_speed_claims, load_tariffs
+from workbench.cost import (
+    load_cloud_prices,
+    load_gpu_rental,
+    load_hardware,
+    load_speed_claims,
+    load_tariffs,
+)
 from workbench.cost.tables import DATA_DIR
 from workbench.errors import InvalidSettingError
 

@@ -11,8 +11,15 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from workbench.cost import CloudOffer, RooflinePoint, compare_costs, local_setup, roofline_for, sensitivity_table  # noqa: E402
-from workbench.cost import plots  # noqa: E402
+from workbench.cost import (  # noqa: E402
+    CloudOffer,
+    RooflinePoint,
+    compare_costs,
+    local_setup,
+    plots,  # noqa: E402
+    roofline_for,
+    sensitivity_table,
+)
 
 CLOUDS = [CloudOffer("cheap", 0.06, 0.33), CloudOffer("dear", 0.75, 4.50)]
 

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.cost import Roofline, RooflinePoint, kv_cache_gb, percent_of_ceiling, roofline_for
+from workbench.cost import (
+    Roofline,
+    RooflinePoint,
+    kv_cache_gb,
+    percent_of_ceiling,
+    roofline_for,
+)
 from workbench.errors import InvalidSettingError
 
 

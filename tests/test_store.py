@@ -15,8 +15,13 @@ from hypothesis import strategies as st
 
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.result import GenerationResult
-from workbench.store import CSV_NULL, COLUMNS, SCHEMA_VERSION, ResultsStore, ResultsStoreError
-
+from workbench.store import (
+    COLUMNS,
+    CSV_NULL,
+    SCHEMA_VERSION,
+    ResultsStore,
+    ResultsStoreError,
+)
 
 CPU_REASON = "run on cpu: GPU energy not applicable"
 

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from workbench.stories import check_stories, check_story, generate_stories, parse_sentence, vocabulary
+from workbench.stories import (
+    check_stories,
+    check_story,
+    generate_stories,
+    parse_sentence,
+    vocabulary,
+)
 from workbench.stories.checks import split_sentences
 from workbench.stories.grammar import BOY_NAMES, GIRL_NAMES
 from workbench.train.configs import VOCAB_SIZE, story_tokenizer

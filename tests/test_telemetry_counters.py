@@ -4,7 +4,6 @@ thread, RAPL counters (wrap-around, packages only), and the CUDA_VISIBLE_DEVICES
 from __future__ import annotations
 
 import os
-
 import time
 from pathlib import Path
 

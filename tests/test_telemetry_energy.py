@@ -16,7 +16,12 @@ import torch
 
 from workbench.errors import InvalidSettingError
 from workbench.result import GenerationResult
-from workbench.telemetry import EnergyMeter, device_info, measure_idle_power, measured_generate
+from workbench.telemetry import (
+    EnergyMeter,
+    device_info,
+    measure_idle_power,
+    measured_generate,
+)
 from workbench.telemetry.energy import READING_KEYS, per_token, short_window_warning
 from workbench.telemetry.nvml import nvml
 from workbench.telemetry.reasons import TelemetryUnavailable, TelemetryWarning

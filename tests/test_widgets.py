@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import workbench
-from workbench.result import NEW, KEPT, NOISE
+from workbench.result import KEPT, NEW, NOISE
 from workbench.store import ResultsStore
 from workbench.widgets import ControlPanel
 from workbench.widgets.race import NO_GPU, power_text

@@ -6,14 +6,20 @@ import re
 from html import unescape
 
 import pytest
+from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
 from workbench.errors import InvalidSettingError
-from workbench.result import KEPT, NEW, NOISE, DenoisingStep, GenerationResult, StepEvent
+from workbench.result import (
+    KEPT,
+    NEW,
+    NOISE,
+    DenoisingStep,
+    GenerationResult,
+    StepEvent,
+)
 from workbench.widgets import CanvasView
 from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import Throttle
-
-from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
 
 class Words:

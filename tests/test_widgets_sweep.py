@@ -9,15 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display here; must come before pyplot is imported
 
-import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
 import workbench
 from workbench.store import ResultsStore
 from workbench.sweep import pareto_front, plot_frontier, sweep
-
-from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
 PROMPT = "once upon a time"
 
@@ -75,7 +73,6 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
     assert "distinct_words" in ax.get_ylabel() and "higher is better" in ax.get_ylabel()
     assert ax.get_title().startswith("Speed vs quality")
     assert len(ax.collections[0].get_offsets()) == 2
-    plt.close(ax.figure)
     with pytest.raises(workbench.InvalidSettingError, match="y='quality' is not allowed: a column of the sweep with values"):
         plot_frontier(frame.assign(quality=None))
 

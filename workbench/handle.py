@@ -21,7 +21,12 @@ import torch
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.result import GenerationResult, StepEvent
 from workbench.run_state import RunState
-from workbench.settings import DEFAULTS, GenerationSettings, ModelLimits, resolve_settings
+from workbench.settings import (
+    DEFAULTS,
+    GenerationSettings,
+    ModelLimits,
+    resolve_settings,
+)
 
 StepCallback = Callable[[StepEvent], None]
 

@@ -91,7 +91,9 @@ def load(
         if (device, dtype) != ("auto", "auto"):
             raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
                                       "'auto' for a served model: the server chose them at start-up")
-        from workbench.served.handle import load_served  # httpx only for those who use a server
+        from workbench.served.handle import (
+            load_served,  # httpx only for those who use a server
+        )
 
         return load_served(spec, model=model, kind=kind)
     for name, value in (("model", model), ("kind", kind)):

@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from workbench.checks import check_choice, check_float, check_int
 from workbench.errors import InvalidSettingError
 
 Kind = Literal["autoregressive", "diffusion"]
@@ -114,39 +115,6 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
         values["t_min"] = check_float("t_min", values.get("t_min"), 0.0, None, low_inclusive=False)
         values["t_max"] = check_float("t_max", values.get("t_max"), values["t_min"], None)
     return GenerationSettings(**{k: v for k, v in values.items() if k in GenerationSettings.__dataclass_fields__})
-
-
-def check_int(name: str, value: Any, low: int, high: int | None) -> int:
-    """An integer in [low, high] (high None = unbounded); bools and floats like 2.5 are refused."""
-    allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise InvalidSettingError(name, value, allowed)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidSettingError(name, value, allowed)
-        value = int(value)
-    if value < low or (high is not None and value > high):
-        raise InvalidSettingError(name, value, allowed)
-    return int(value)
-
-
-def check_float(
-    name: str, value: Any, low: float, high: float | None, low_inclusive: bool = True
-) -> float:
-    """A finite number in the range; NaN and infinities are always refused."""
-    low_text = f">= {low}" if low_inclusive else f"> {low}"
-    allowed = f"a finite number {low_text}" + (f" and <= {high}" if high is not None else "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidSettingError(name, value, allowed)
-    if value < low or (not low_inclusive and value == low) or (high is not None and value > high):
-        raise InvalidSettingError(name, value, allowed)
-    return float(value)
-
-
-def check_choice(name: str, value: Any, choices: dict[str, str] | tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:  # a list or dict is unhashable: refuse, not crash
-        raise InvalidSettingError(name, value, "one of " + ", ".join(repr(c) for c in choices))
-    return value
 
 
 MIN_TEMPERATURE = 1e-3  # below this, logits / temperature overflows to inf in float32 and sampling breaks

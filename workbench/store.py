@@ -38,7 +38,11 @@ import platformdirs
 
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.result import GenerationResult
-from workbench.telemetry.environment import cuda_device_name, environment, package_versions
+from workbench.telemetry.environment import (
+    cuda_device_name,
+    environment,
+    package_versions,
+)
 
 SCHEMA_VERSION = 1  # PRAGMA user_version
 APPLICATION_ID = 0x57424E43  # PRAGMA application_id, "WBNC": marks the file as ours

@@ -18,9 +18,9 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from workbench.errors import InvalidSettingError
@@ -92,8 +92,8 @@ def plot_frontier(df: pd.DataFrame, x: str = "tokens_per_second", y: str = "qual
         if column not in df.columns or df[column].isna().all():
             raise InvalidSettingError("x" if column == x else "y", column,
                                       "a column of the sweep with values: " + ", ".join(map(str, df.columns)))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+    if ax is None:  # a bare Figure, like workbench.cost.plots: no pyplot state; a notebook shows ax.figure
+        ax = Figure(figsize=(7, 4.5)).add_subplot()
     ax.scatter(df[x], df[y], color="#2563eb", alpha=0.7, label="runs")
     for _, row in df.iterrows():
         ax.annotate(_point_label(row), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)

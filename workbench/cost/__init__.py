@@ -36,9 +36,21 @@ from workbench.cost.cloud import (
 )
 from workbench.cost.hardware import HardwareProfile, hardware_profile, load_hardware
 from workbench.cost.local import LocalSetup, local_setup
-from workbench.cost.roofline import Roofline, RooflinePoint, kv_cache_gb, percent_of_ceiling, roofline_for
+from workbench.cost.roofline import (
+    Roofline,
+    RooflinePoint,
+    kv_cache_gb,
+    percent_of_ceiling,
+    roofline_for,
+)
 from workbench.cost.sensitivity import sensitivity_table
-from workbench.cost.tariffs import Tariff, flat_tariff, load_tariffs, load_tou_tariffs, tariff
+from workbench.cost.tariffs import (
+    Tariff,
+    flat_tariff,
+    load_tariffs,
+    load_tou_tariffs,
+    tariff,
+)
 
 __all__ = [
     "CloudOffer",

@@ -18,10 +18,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workbench.checks import check_float
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.errors import InvalidSettingError
-from workbench.settings import check_float
 
 DAYS_PER_MONTH = 365.25 / 12  # an average calendar month, leap years included
 JOULES_PER_KWH = 3.6e6

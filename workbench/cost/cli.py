@@ -24,7 +24,12 @@ from workbench.cost.breakeven import Comparison, compare_costs
 from workbench.cost.cloud import CloudOffer, cloud_offer
 from workbench.cost.hardware import hardware_profile
 from workbench.cost.local import DEFAULT_TARIFF, LocalSetup, local_setup
-from workbench.cost.roofline import BYTES_PER_PARAM, Roofline, percent_of_ceiling, roofline_for
+from workbench.cost.roofline import (
+    BYTES_PER_PARAM,
+    Roofline,
+    percent_of_ceiling,
+    roofline_for,
+)
 from workbench.cost.tables import DATA_DIR
 from workbench.cost.tariffs import tariff
 from workbench.errors import InvalidSettingError

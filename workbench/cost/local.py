@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from workbench.checks import check_float
 from workbench.cost.hardware import HardwareProfile, hardware_profile
 from workbench.cost.tariffs import Tariff, flat_tariff
 from workbench.cost.tariffs import tariff as named_tariff
 from workbench.errors import InvalidSettingError
 from workbench.measurement import Measurement
 from workbench.result import GenerationResult
-from workbench.settings import check_float
 
 Basis = Literal["measured", "given", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from workbench.cost.breakeven import compare_costs, idle_energy_usd_per_month, local_usd_per_m_tokens, marginal_usd_per_token
+from workbench.cost.breakeven import (
+    compare_costs,
+    idle_energy_usd_per_month,
+    local_usd_per_m_tokens,
+    marginal_usd_per_token,
+)
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.cost.roofline import Roofline, RooflinePoint

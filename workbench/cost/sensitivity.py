@@ -19,11 +19,15 @@ from typing import Callable
 
 import pandas as pd
 
-from workbench.cost.breakeven import breakeven_volume, local_usd_per_m_tokens, payback_months
+from workbench.checks import check_choice, check_float
+from workbench.cost.breakeven import (
+    breakeven_volume,
+    local_usd_per_m_tokens,
+    payback_months,
+)
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.errors import InvalidSettingError
-from workbench.settings import check_choice, check_float
 
 LOCAL_INPUTS = (
     "price_usd",

@@ -28,10 +28,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from tqdm.auto import tqdm
 
+from workbench.checks import check_float, check_int
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.result import GenerationResult
 from workbench.served.handle import ServedModel
-from workbench.settings import check_float, check_int
 from workbench.store import ResultsStore
 
 MAX_LEVEL = 256  # more simultaneous streams than this is a load generator's job, not a notebook's

@@ -23,10 +23,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from workbench.settings import check_float
+from workbench.checks import check_float
+from workbench.measurement import IdlePower
 from workbench.telemetry.clock import synchronize
 from workbench.telemetry.nvml import find_gpu, nvml
-from workbench.measurement import IdlePower
 from workbench.telemetry.reasons import TelemetryUnavailable, TelemetryWarning, describe
 
 SAMPLE_INTERVAL_S = 0.05  # NVML's power value refreshes every ~20-100 ms; faster polling repeats it

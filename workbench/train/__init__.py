@@ -5,7 +5,12 @@ batch samplers, `objectives` the AR and DiffusionGemma losses, `loop` the resuma
 and the export to `workbench/weights/<name>/`. Nothing here is imported by the engine at run time.
 """
 
-from workbench.train.configs import MODEL_NAMES, build_model, parameter_count, story_tokenizer
+from workbench.train.configs import (
+    MODEL_NAMES,
+    build_model,
+    parameter_count,
+    story_tokenizer,
+)
 from workbench.train.loop import train
 
 __all__ = ["MODEL_NAMES", "build_model", "parameter_count", "story_tokenizer", "train"]

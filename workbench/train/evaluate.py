@@ -16,7 +16,12 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, Gemma3ForCausalLM, PreTrainedModel
+from transformers import (
+    AutoTokenizer,
+    DiffusionGemmaForBlockDiffusion,
+    Gemma3ForCausalLM,
+    PreTrainedModel,
+)
 
 from workbench.stories import check_stories
 from workbench.train.loop import pick_device

@@ -23,9 +23,20 @@ from pathlib import Path
 import torch
 import transformers
 from tqdm.auto import tqdm
-from transformers import DiffusionGemmaGenerationConfig, GenerationConfig, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import (
+    DiffusionGemmaGenerationConfig,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
-from workbench.train.configs import SETTINGS, TrainSettings, build_model, parameter_count, story_tokenizer
+from workbench.train.configs import (
+    SETTINGS,
+    TrainSettings,
+    build_model,
+    parameter_count,
+    story_tokenizer,
+)
 from workbench.train.data import Corpus, ar_batch, build_corpus, diffusion_batch
 from workbench.train.objectives import ar_loss, diffusion_loss
 

@@ -13,6 +13,6 @@ frontier plots live in `workbench.sweep` because they need no widgets.
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.panel import ControlPanel
 from workbench.widgets.race import RaceView
-from workbench.widgets.table import ResultsTable
+from workbench.widgets.results_table import ResultsTable
 
 __all__ = ["CanvasView", "ControlPanel", "RaceView", "ResultsTable"]

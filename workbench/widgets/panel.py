@@ -34,7 +34,7 @@ from workbench.store import ResultsStore
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.controls import Controls
 from workbench.widgets.race import RaceView, display_name
-from workbench.widgets.table import ResultsTable, StoreChoice, open_store
+from workbench.widgets.results_table import ResultsTable, StoreChoice, open_store
 from workbench.widgets.throttle import DEFAULT_HZ
 from workbench.widgets.worker import Worker
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from workbench.settings import check_float
+from workbench.checks import check_float
 
 DEFAULT_HZ = 20.0  # inside the 10-30 Hz that looks live without flooding the kernel's message channel
 

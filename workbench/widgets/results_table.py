@@ -17,9 +17,9 @@ import pandas as pd
 
 from workbench.compare import comparison_table
 from workbench.errors import WorkbenchError
+from workbench.measurement import Measurement
 from workbench.result import GenerationResult
 from workbench.store import ResultsStore
-from workbench.measurement import Measurement
 from workbench.widgets.race import power_text
 
 StoreChoice = ResultsStore | str | Path | bool | None
