@@ -55,7 +55,7 @@ class ModelHandle(ABC):
     def __init__(
         self,
         name: str,
-        model: torch.nn.Module,
+        model: Any,  # a transformers PreTrainedModel
         tokenizer: Any,
         *,
         source: str,
@@ -214,7 +214,7 @@ class ModelHandle(ABC):
         """Fill `run` with the tokens, timings and trace of one generation."""
 
 
-def _eos_ids(model: torch.nn.Module, tokenizer: Any) -> set[int]:
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     """End-of-sequence ids from the generation config (may be a list), else from the tokenizer."""
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     if configured is None:

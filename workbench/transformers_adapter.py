@@ -18,31 +18,37 @@ from __future__ import annotations
 
 import inspect
 from functools import cache as memoize
+from typing import Any
 
 import torch
 from transformers import DynamicCache
 
 
+# Models are typed Any: a transformers model's attributes (config, encoder, forward's keywords) are
+# built at run time, which is exactly what this module exists to contain.
+Model = Any
+
+
 @memoize
-def cache_keyword(model_class: type) -> str:
+def cache_keyword(model_class: Any) -> str:
     """The name this transformers release gives the KV-cache argument of `model_class.forward`."""
     parameters = inspect.signature(model_class.forward).parameters
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def new_cache(model: torch.nn.Module) -> DynamicCache:
+def new_cache(model: Model) -> DynamicCache:
     """An empty dynamic KV cache shaped for `model` (its text/decoder config)."""
     return DynamicCache(config=model.config.get_text_config(decoder=True))
 
 
-def causal_lm_logits(model: torch.nn.Module, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
+def causal_lm_logits(model: Model, input_ids: torch.Tensor, cache: DynamicCache) -> torch.Tensor:
     """Logits of the last position of an autoregressive model; `input_ids` are appended to `cache`."""
     arguments = {cache_keyword(type(model)): cache}
     return model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **arguments).logits
 
 
 def encode_prefix(
-    model: torch.nn.Module,
+    model: Model,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     cache: DynamicCache,
@@ -58,7 +64,7 @@ def encode_prefix(
 
 
 def denoise_logits(
-    model: torch.nn.Module,
+    model: Model,
     canvas: torch.Tensor,
     self_conditioning_logits: torch.Tensor | None,
     attention_mask: torch.Tensor,

@@ -35,7 +35,7 @@ from workbench.settings import GenerationSettings
 
 
 def generate_blocks(
-    model: torch.nn.Module,
+    model: adapter.Model,
     prompt_ids: torch.Tensor,
     settings: GenerationSettings,
     run: RunState,
@@ -47,6 +47,7 @@ def generate_blocks(
 ) -> None:
     """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
     block = settings.block_size
+    assert block is not None, "diffusion settings always carry a canvas length"
     vocab_size = model.config.text_config.vocab_size
     scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
     cache = adapter.new_cache(model)
@@ -76,7 +77,7 @@ def generate_blocks(
 class _CanvasWindow:
     """Where one canvas sits: the model, its cache, the 2-D mask over cache + canvas, the positions."""
 
-    def __init__(self, model: torch.nn.Module, cache: DynamicCache, attention: torch.Tensor, positions: torch.Tensor):
+    def __init__(self, model: adapter.Model, cache: DynamicCache, attention: torch.Tensor, positions: torch.Tensor):
         self.model, self.cache, self.attention, self.positions = model, cache, attention, positions
 
     def logits(self, canvas: CanvasState) -> torch.Tensor:
@@ -95,7 +96,7 @@ def _denoise(
     stop: threading.Event | None,
 ) -> bool:
     """Run up to `steps` denoising steps on one canvas; False if a stop request ended it first."""
-    for step in range(1, scheduler.settings.steps + 1):
+    for step in range(1, scheduler.steps + 1):
         if stop is not None and stop.is_set():
             run.finish_reason = "stopped"
             return False

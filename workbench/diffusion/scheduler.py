@@ -59,10 +59,12 @@ class StepOutput:
 class DenoisingScheduler:
     def __init__(self, settings: GenerationSettings, sampler: Sampler, vocab_size: int, generator: torch.Generator):
         self.settings, self.sampler, self.vocab_size, self.generator = settings, sampler, vocab_size, generator
+        assert settings.steps is not None, "diffusion settings always carry a step budget"
+        self.steps: int = settings.steps
 
     def step(self, logits: torch.Tensor, step: int, canvas: CanvasState) -> StepOutput:
         """Turn step `step`'s (1-based) logits into the next canvas; updates `canvas` in place."""
-        steps = self.settings.steps
+        steps = self.steps
         t_min, t_max = self.settings.t_min or 0.0, self.settings.t_max or 0.0  # resolved for diffusion
         temperature = temperature_at(self.settings.temperature, steps - step + 1, steps, t_min, t_max)
         # Temperature 0 picks the argmax; the sampler still ranks positions by the model's own (T=1)

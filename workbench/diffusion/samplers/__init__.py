@@ -18,8 +18,10 @@ __all__ = ["ConfidenceSampler", "EntropyBoundSampler", "LockingSampler", "QuotaS
 
 
 def make_sampler(settings: GenerationSettings) -> Sampler:
+    bound, threshold = settings.entropy_bound, settings.threshold
+    assert bound is not None and threshold is not None, "diffusion settings always carry both"
     if settings.sampler == "entropy-bound":
-        return EntropyBoundSampler(settings.entropy_bound)
+        return EntropyBoundSampler(bound)
     if settings.sampler == "quota":
-        return QuotaSampler(settings.threshold)
-    return ConfidenceSampler(settings.threshold)
+        return QuotaSampler(threshold)
+    return ConfidenceSampler(threshold)
