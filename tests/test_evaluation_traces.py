@@ -104,3 +104,33 @@ def test_steps_to_converge_finds_the_capped_canvas():
     assert ours["tokens_per_forward"] == pytest.approx(8 / 6)
     assert published["median_steps"] == 23 and published["share_at_cap"] == 0.21
     assert convergence.plot_steps(canvases).axes[0].get_xlabel().startswith("denoising steps")
+
+
+def test_guardrail_finds_a_blocked_word_only_in_a_draft():
+    from workbench.evaluation import guardrails
+
+    cat, dog, bird, fox, dot = ids("cat dog bird fox .")
+    trace = [step(0, 1, [fox, 0, 0, 0], [True, False, False, False]),  # "fox" shown in a draft ...
+             step(0, 2, [cat, dog, 0, dot], [True, True, False, True]),  # ... then replaced
+             step(0, 3, [cat, dog, bird, dot], [True] * 4),
+             step(1, 1, [cat, dog, bird, dot], [True] * 4)]
+    run = result("", trace=trace, token_ids=[cat, dog, bird, dot] * 2, block_size=4)
+    report = guardrails.guard_run(run, TOKENIZER, guardrails.Blocklist(["fox", "owl"]))
+    assert report.unit == "canvas" and report.checks_run == 2 and report.failed == 0
+    assert report.draft_only_hits == [{"canvas": 0, "step": 1, "words": ["fox"]}]
+    assert report.shown_unchecked_tokens == 8 and report.check_s > 0
+    assert guardrails.guard_run(run, TOKENIZER, guardrails.Blocklist(["bird"])).failed == 2
+
+
+def test_guardrail_units_for_autoregressive_text():
+    from workbench.evaluation import guardrails
+
+    ar = result("She loved to sing . Then she ran", kind="autoregressive", block_size=None)
+    per_token = guardrails.guard_run(ar, TOKENIZER, guardrails.ends_with_sentence)
+    assert per_token.checks_run == 8 and per_token.failed == 7 and per_token.shown_unchecked_tokens == 0
+    per_sentence = guardrails.guard_run(ar, TOKENIZER, guardrails.ends_with_sentence, unit="sentence")
+    assert per_sentence.checks_run == 2 and per_sentence.failed == 1 and per_sentence.shown_unchecked_tokens == 6
+    with pytest.raises(InvalidSettingError, match="unit"):
+        guardrails.guard_run(ar, TOKENIZER, guardrails.ends_with_sentence, unit="canvas")
+    with pytest.raises(InvalidSettingError, match="words"):
+        guardrails.Blocklist([])
