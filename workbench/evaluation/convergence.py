@@ -24,6 +24,7 @@ from workbench.result import GenerationResult
 # 26B-A4B over 2,115 canvases of 256 tokens, step cap 48.
 PUBLISHED = {
     "source": "hardware vendor's DiffusionGemma 26B-A4B measurement, 2,115 canvases (REFERENCE.md section 9, 2026)",
+    "read": "2026-12-03",
     "canvases": 2115,
     "cap": 48,
     "mean_steps": 26.6,

@@ -10,7 +10,8 @@ before each canvas (the first one borders the prompt, which the encoder reads th
 - every pronoun and every name used after its introduction (error: a pronoun that disagrees with the
   hero's gender, a name never introduced); it *crosses* when the fact it must agree with (the name's
   introduction, or the hero's for pronouns and unknown names) lies in an earlier canvas or the prompt.
-Each unit also gets its distance in tokens to the nearest seam (0 = touches one).
+Each unit also gets its distance in tokens to the nearest seam (0 = touches one). A last sentence cut
+off by max_new_tokens is not judged: it never had the chance to finish.
 
 An autoregressive result cut at the same positions is the baseline: it has no seams, so any
 crossing-vs-inside difference it shows comes from the units themselves (long sentences cross more
