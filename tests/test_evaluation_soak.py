@@ -49,7 +49,8 @@ def test_a_short_real_soak_is_bounded_and_stoppable():
     report = soak(ar, "Once upon a time ,", duration_s=3.0, first_window_s=1.0, progress=False,
                   max_new_tokens=16, seed=0)
     line = report.timeline
-    assert len(line) >= 2 and line["end_s"].iloc[-1] < 3.0 + 2.0  # the run at the deadline is cut short
+    assert len(line) >= 2 and line["end_s"].iloc[-1] < 3.0 + 2.0  # the run at the deadline is cut short ...
+    assert report.cut_runs <= 1 and (line["finish_reason"] == "length").all()  # ... and left out
     assert (line["tokens"] > 0).any() and report.tokens_per_second_first > 0
     if report.energy_source is None:  # this machine: no GPU, RAPL unreadable
         assert line["energy_j"].isna().all() and report.energy_missing

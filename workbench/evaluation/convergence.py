@@ -83,15 +83,15 @@ def plot_steps(canvases: pd.DataFrame, by: str = "sampler") -> Figure:
     figure = Figure(figsize=(7, 4))
     ax = figure.subplots()
     top = int(canvases["cap"].max())
-    bins = range(1, top + 2)
+    bins = [edge + 0.5 for edge in range(top + 1)]  # one bar per whole number of steps, centred on it
     for value, group in canvases.groupby(by):
         ax.hist(group["steps_used"], bins=bins, alpha=0.6, label=f"{by}={value}")
     ax.axvline(top, color="black", linestyle=":", label=f"step cap ({top})")
     ax.set_xlabel("denoising steps used by a canvas (forward passes)")
     ax.set_ylabel("canvases")
     ax.set_title("Steps to converge per canvas")
-    ax.text(0.99, 0.97, f"published DiffusionGemma: mean {PUBLISHED['mean_steps']}, median "
+    ax.text(0.01, 0.97, f"published DiffusionGemma: mean {PUBLISHED['mean_steps']}, median "
             f"{PUBLISHED['median_steps']:.0f}, {PUBLISHED['share_at_cap']:.0%} at its cap of {PUBLISHED['cap']}",
-            transform=ax.transAxes, ha="right", va="top", fontsize=8)  # fmt: skip
-    ax.legend(fontsize=8, loc="center right")
+            transform=ax.transAxes, ha="left", va="top", fontsize=8)  # fmt: skip
+    ax.legend(fontsize=8, loc="center left")
     return figure

@@ -10,7 +10,8 @@ From the data, not from a fixed count: *warm-up* is the leading runs slower per 
 the median of the second half; *steady state* starts at the first run after warm-up where the moving
 average of power (of seconds per token when energy is missing) has moved less than `drift` from the
 previous window. J/token is reported for runs started in the first `first_window_s` (a minute by
-default) and for the steady state. Left out: idle-baseline subtraction (pass `idle_power_w`, kept in
+default) and for the steady state. A run cut short by the deadline or Stop is counted in `cut_runs`
+and left out of the timeline and the figures: it did not finish. Left out: idle-baseline subtraction (pass `idle_power_w`, kept in
 each row's telemetry) and cooldown between configurations (run one soak per configuration).
 """
 
@@ -34,7 +35,8 @@ WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled med
 
 @dataclass
 class SoakReport:
-    timeline: pd.DataFrame  # one row per generation
+    timeline: pd.DataFrame  # one row per finished generation
+    cut_runs: int  # generations stopped by the deadline or Stop, left out
     energy_source: str | None  # "gpu (NVML)", "cpu package (RAPL)" or None
     energy_missing: str | None
     warmup_runs: int
@@ -93,19 +95,21 @@ def soak(
 
 def analyse(timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
-    source = timeline["energy_source"].dropna().iloc[0] if timeline["energy_source"].notna().any() else None
-    missing = None if source else str(timeline["energy_missing"].iloc[0]) if len(timeline) else "no runs"
-    per_token = timeline["window_s"] / timeline["tokens"].where(timeline["tokens"] > 0)
+    cut = timeline["finish_reason"].isin(["stopped", "interrupted"])
+    complete = timeline[~cut].reset_index(drop=True)
+    source = complete["energy_source"].dropna().iloc[0] if complete["energy_source"].notna().any() else None
+    missing = None if source else str(complete["energy_missing"].iloc[0]) if len(complete) else "no runs"
+    per_token = complete["window_s"] / complete["tokens"].where(complete["tokens"] > 0)
     settled = per_token.iloc[len(per_token) // 2 :].median()
     warmup = 0
     while warmup < len(per_token) - 1 and per_token.iloc[warmup] > WARM_UP_SLOWDOWN * settled:
         warmup += 1
-    signal, steady_by = (timeline["power_w"], "power") if source else (per_token, "seconds per token (no energy)")
+    signal, steady_by = (complete["power_w"], "power") if source else (per_token, "seconds per token (no energy)")
     steady, steady_missing = _steady_start(signal, warmup, window, drift)
-    first = timeline[timeline["start_s"] < first_window_s]
-    steady_rows = timeline.iloc[steady:] if steady is not None else timeline.iloc[0:0]
+    first = complete[complete["start_s"] < first_window_s]
+    steady_rows = complete.iloc[steady:] if steady is not None else complete.iloc[0:0]
     return SoakReport(
-        timeline=timeline, energy_source=source, energy_missing=missing, warmup_runs=warmup,
+        timeline=complete, cut_runs=int(cut.sum()), energy_source=source, energy_missing=missing, warmup_runs=warmup,
         steady_start=steady, steady_by=steady_by, steady_missing=steady_missing,
         joules_per_token_first=_joules_per_token(first),
         joules_per_token_steady=_joules_per_token(steady_rows),
