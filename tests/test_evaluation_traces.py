@@ -134,3 +134,12 @@ def test_guardrail_units_for_autoregressive_text():
         guardrails.guard_run(ar, TOKENIZER, guardrails.ends_with_sentence, unit="canvas")
     with pytest.raises(InvalidSettingError, match="words"):
         guardrails.Blocklist([])
+
+
+def test_trace_measures_refuse_results_without_a_trace():
+    ar = result(CLEAN_STORY, kind="autoregressive", block_size=None)
+    for measure in (revisions.token_history, convergence.canvas_steps):
+        with pytest.raises(InvalidSettingError, match="result="):
+            measure(ar)
+    with pytest.raises(InvalidSettingError, match="results="):
+        convergence.convergence_table([])

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
+from workbench.errors import InvalidSettingError
+from workbench.evaluation.positions import canvas_size, diffusion_trace
 from workbench.result import GenerationResult
 
 # REFERENCE.md section 9 (read 2026-12-03): one hardware vendor's measurement of DiffusionGemma
@@ -37,7 +39,8 @@ GROUPS = ("sampler", "block_size", "temperature")
 
 def canvas_steps(result: GenerationResult) -> pd.DataFrame:
     """One row per finished canvas: steps used, the cap, whether it hit the cap, tokens per forward."""
-    size, cap = int(result.settings["block_size"]), int(result.settings["steps"])
+    diffusion_trace(result)
+    size, cap = canvas_size(result), int(result.settings["steps"])
     canvases = sorted({s.canvas for s in result.trace})
     if result.stopped and canvases:  # the last canvas of a stopped run was never finished
         canvases = canvases[:-1]
@@ -53,6 +56,8 @@ def canvas_steps(result: GenerationResult) -> pd.DataFrame:
 
 def convergence_table(results: Sequence[GenerationResult]) -> pd.DataFrame:
     """`canvas_steps` of many runs in one table, with a `run` column."""
+    if not results:
+        raise InvalidSettingError("results", results, "one or more diffusion results with traces")
     return pd.concat([canvas_steps(r).assign(run=i) for i, r in enumerate(results)], ignore_index=True)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from workbench.errors import InvalidSettingError
+from workbench.evaluation.positions import canvas_size
 from workbench.result import GenerationResult
 
 Check = Callable[[str], bool]
@@ -109,7 +110,7 @@ def guard_run(
 
 def draft_only_hits(result: GenerationResult, tokenizer: Any, blocklist: Blocklist) -> list[dict[str, Any]]:
     """Per canvas: blocked words that some step's draft showed but the committed canvas does not hold."""
-    size = int(result.settings["block_size"])
+    size = canvas_size(result)
     found = []
     for canvas in sorted({s.canvas for s in result.trace}):
         final = blocklist.hits(tokenizer.decode(result.token_ids[canvas * size : (canvas + 1) * size]))
@@ -125,7 +126,7 @@ def _check_points(result: GenerationResult, tokenizer: Any, unit: str) -> list[i
     """Token counts after which the check runs."""
     n = result.new_tokens
     if unit == "canvas":
-        size = int(result.settings["block_size"])
+        size = canvas_size(result)
         return sorted({min(end, n) for end in range(size, n + size, size)}) if n else []
     if unit == "token":
         return list(range(1, n + 1))

@@ -31,6 +31,12 @@ class Word:
     canvas: int  # position // block_size, or PROMPT
 
 
+def diffusion_trace(result: GenerationResult) -> None:
+    """Raise InvalidSettingError unless `result` is a diffusion run with a trace to read."""
+    if result.kind != "diffusion" or not result.trace:
+        raise InvalidSettingError("result", result, "a diffusion result with its per-step trace")
+
+
 def canvas_size(result: GenerationResult, block_size: int | None = None) -> int:
     """The canvas length to cut `result` at: its own block_size (diffusion) or the one given (AR)."""
     size = block_size if block_size is not None else result.settings.get("block_size")
@@ -61,7 +67,8 @@ def story_words(result: GenerationResult, tokenizer: Any, block_size: int | None
             if index < len(prompt_words):
                 position = PROMPT
             else:
-                start = result.text.find(text, cursor)
+                found = result.text.find(text, cursor)
+                start = found if found >= 0 else cursor  # decoding changed the word: keep the last place
                 cursor = start + len(text)
                 position = next((i for i, (a, b) in enumerate(spans) if a <= start < b), len(spans) - 1)
             words.append(Word(text, sentence_index, position, PROMPT if position == PROMPT else position // size))

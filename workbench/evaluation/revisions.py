@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import InvalidSettingError
+from workbench.evaluation.positions import canvas_size, diffusion_trace
 from workbench.evaluation.seams import seam_units
 from workbench.result import GenerationResult
 
@@ -30,7 +32,8 @@ def token_history(result: GenerationResult, tokenizer: Any | None = None) -> pd.
 
     With a `tokenizer`, `wrong_by_checks` says whether the story checks fault the final token.
     """
-    size = int(result.settings["block_size"])
+    diffusion_trace(result)
+    size = canvas_size(result)
     wrong = _wrong_positions(result, tokenizer) if tokenizer is not None else None
     rows = []
     for canvas in sorted({s.canvas for s in result.trace}):
@@ -49,7 +52,9 @@ def token_history(result: GenerationResult, tokenizer: Any | None = None) -> pd.
 
 def revision_summary(results: Sequence[GenerationResult], tokenizer: Any) -> pd.DataFrame:
     """Per sampler: tokens, revision rate, first-accepted-wrong rate, wrong-and-kept rate, neighbour lift."""
-    histories = [token_history(r, tokenizer).assign(run=i) for i, r in enumerate(results) if r.trace]
+    if not results:
+        raise InvalidSettingError("results", results, "one or more diffusion results with traces")
+    histories = [token_history(r, tokenizer).assign(run=i) for i, r in enumerate(results)]
     frame = pd.concat(histories, ignore_index=True)
     rows = []
     for sampler, tokens in frame.groupby("sampler"):
