@@ -4,7 +4,8 @@ For every final token: the step its position first held an accepted token, how o
 token was *revised* (replaced by a different accepted token at a later step), how often it was
 dropped back to noise, whether the first token accepted there was wrong in the end (differs from the
 final token), and whether the final token is wrong by the story checks (it belongs to a sentence the
-grammar rejects or is a consistency break, from `seams.seam_units`).
+grammar rejects or is a consistency break, from `seams.seam_units`; every token of a rejected
+sentence counts, so this is an upper bound on the tokens actually at fault).
 
 Samplers differ in what they allow: entropy-bound locks nothing and may revise; quota and confidence
 commit tokens for good. *Wrong and kept*: the final token is wrong by the story checks and was never
