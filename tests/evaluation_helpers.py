@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.result import KEPT, NEW, NOISE, DenoisingStep, GenerationResult
+from workbench.result import NEW, NOISE, DenoisingStep, GenerationResult
 from workbench.stories import vocabulary
 from workbench.tokenizer import build_word_tokenizer
 
@@ -13,8 +13,10 @@ def ids(text: str) -> list[int]:
     return TOKENIZER(text, add_special_tokens=False)["input_ids"]
 
 
-def result(text: str, *, kind: str = "diffusion", prompt: str = "Once upon a time ,", block_size: int | None = 8,
-           trace: list[DenoisingStep] | None = None, token_ids: list[int] | None = None, **settings) -> GenerationResult:
+def result(
+    text: str, *, kind: str = "diffusion", prompt: str = "Once upon a time ,", block_size: int | None = 8,
+    trace: list[DenoisingStep] | None = None, token_ids: list[int] | None = None, **settings,
+) -> GenerationResult:
     token_ids = ids(text) if token_ids is None else token_ids
     chosen = {"block_size": block_size, "steps": 4, "sampler": "entropy-bound", "temperature": 0.0, **settings}
     if kind == "autoregressive":
@@ -33,6 +35,3 @@ def step(canvas: int, number: int, tokens: list[int], accepted: list[bool], elap
         canvas=canvas, step=number, temperature=0.0, tokens=tokens, argmax=tokens, accepted=accepted,
         state=[NEW if a else NOISE for a in accepted], confidence=[0.5] * n, entropy=[1.0] * n, elapsed_s=elapsed_s,
     )
-
-
-__all__ = ["KEPT", "TOKENIZER", "ids", "result", "step"]

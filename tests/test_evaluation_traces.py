@@ -9,7 +9,8 @@ from evaluation_helpers import TOKENIZER, ids, result, step
 from workbench.errors import InvalidSettingError
 from workbench.evaluation import convergence, revisions, seams
 
-# Block size 8 cuts this story as: "there ... Lisa ." | "She ... . One" | "day , ... at" | "the park park . Then he could not" | ...
+# Block size 8 cuts this story as: "there ... Lisa ." | "She ... . One" | "day , ... at" |
+# "the park park . Then he could not" | "find the ball !"
 SEAM_STORY = ("there was a shy girl named Lisa . She loved to sing every day . One day , she found a red ball at the "
               "park park . Then he could not find the ball !")
 CLEAN_STORY = "there was a shy girl named Lisa . She loved to sing every day . Then she could not find the ball !"
@@ -57,7 +58,8 @@ def test_seam_penalty_without_units_says_why():
     penalty = seams.seam_penalty(units)
     assert penalty.estimate is None and "autoregressive" in penalty.missing
     # Every pronoun of these stories is in a later canvas than the hero: no consistency unit is inside one.
-    assert "diffusion inside" in seams.seam_penalty(seams.seam_table([result(SEAM_STORY)], TOKENIZER), "consistency").missing
+    planted = seams.seam_table([result(SEAM_STORY)], TOKENIZER)
+    assert "diffusion inside" in seams.seam_penalty(planted, "consistency").missing
 
 
 def _revised_trace() -> tuple[list, list[int]]:

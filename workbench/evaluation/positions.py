@@ -41,7 +41,9 @@ def canvas_size(result: GenerationResult, block_size: int | None = None) -> int:
     """The canvas length to cut `result` at: its own block_size (diffusion) or the one given (AR)."""
     size = block_size if block_size is not None else result.settings.get("block_size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise InvalidSettingError("block_size", size, "a whole number >= 1 (autoregressive results have none: pass one)")
+        raise InvalidSettingError(
+            "block_size", size, "a whole number >= 1 (autoregressive results have none: pass one)"
+        )
     return size
 
 

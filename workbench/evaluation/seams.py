@@ -105,7 +105,7 @@ def seam_penalty(
     chosen = units[units["check"] == _check(check)]
     sizes = sorted(chosen["block_size"].unique()) if len(chosen) else []
     if len(sizes) > 1:
-        raise InvalidSettingError("units", f"block sizes {sizes}", "units of one block size (use penalty_by_block_size)")
+        raise InvalidSettingError("units", f"block sizes {sizes}", "one block size (see penalty_by_block_size)")
     size = int(sizes[0]) if sizes else 0
     groups = {kind: _story_counts(chosen[chosen["kind"] == kind]) for kind in ("diffusion", "autoregressive")}
     point = {kind: _rates(counts.sum(axis=0)) for kind, counts in groups.items()}
@@ -122,7 +122,8 @@ def seam_penalty(
                       for _ in range(resamples)])  # fmt: skip
     draws = draws[np.isfinite(draws)]
     tail = (1 - confidence) / 2
-    estimate = (point["diffusion"][0] - point["diffusion"][1]) - (point["autoregressive"][0] - point["autoregressive"][1])
+    (d_cross, d_inside), (a_cross, a_inside) = point["diffusion"], point["autoregressive"]
+    estimate = (d_cross - d_inside) - (a_cross - a_inside)  # type: ignore[operator]
     return SeamPenalty(estimate=float(estimate), low=float(np.quantile(draws, tail)),
                        high=float(np.quantile(draws, 1 - tail)), **common)  # fmt: skip
 

@@ -11,8 +11,9 @@ the median of the second half; *steady state* starts at the first run after warm
 average of power (of seconds per token when energy is missing) has moved less than `drift` from the
 previous window. J/token is reported for runs started in the first `first_window_s` (a minute by
 default) and for the steady state. A run cut short by the deadline or Stop is counted in `cut_runs`
-and left out of the timeline and the figures: it did not finish. Left out: idle-baseline subtraction (pass `idle_power_w`, kept in
-each row's telemetry) and cooldown between configurations (run one soak per configuration).
+and left out of the timeline and the figures: it did not finish. Left out: idle-baseline subtraction
+(pass `idle_power_w`, kept in each run's telemetry) and cooldown between configurations (run one
+soak per configuration).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def soak(
     return analyse(pd.DataFrame(rows), first_window_s=first_window_s, window=window, drift=drift)
 
 
-def analyse(timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05) -> SoakReport:
+def analyse(
+    timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05
+) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
     cut = timeline["finish_reason"].isin(["stopped", "interrupted"])
     complete = timeline[~cut].reset_index(drop=True)
@@ -172,7 +175,8 @@ def _steady_start(signal: pd.Series, warmup: int, window: int, drift: float) -> 
         before, now = average.iloc[index - warmup - window], average.iloc[index - warmup]
         if before and abs(now - before) / abs(before) <= drift:
             return index - window + 1, None
-    return None, f"the {window}-run moving average still moved more than {drift:.0%} (or too few runs: need {warmup + 2 * window})"
+    return None, (f"the {window}-run moving average still moved more than {drift:.0%} "
+                  f"(or too few runs: need {warmup + 2 * window})")
 
 
 def _joules_per_token(rows: pd.DataFrame) -> float | None:
