@@ -10,6 +10,7 @@ import pytest
 import workbench
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.soak import analyse, plot_soak, soak
+from workbench.store import ResultsStore
 
 
 def _timeline(power: list[float | None], seconds_per_run: list[float]) -> pd.DataFrame:
@@ -44,10 +45,12 @@ def test_missing_energy_is_missing_with_a_reason_not_zero():
     assert report.tokens_per_second_steady == pytest.approx(10.0)
 
 
-def test_a_short_real_soak_is_bounded_and_stoppable():
+def test_a_short_real_soak_is_bounded_and_stoppable(tmp_path):
     ar = workbench.load("tiny-ar")
-    report = soak(ar, "Once upon a time ,", duration_s=3.0, first_window_s=1.0, progress=False,
+    store = ResultsStore(tmp_path / "soak.sqlite")
+    report = soak(ar, "Once upon a time ,", duration_s=3.0, first_window_s=1.0, progress=False, store=store,
                   max_new_tokens=16, seed=0)
+    assert len(store) == len(report.timeline) + report.cut_runs
     line = report.timeline
     assert len(line) >= 2 and line["end_s"].iloc[-1] < 3.0 + 2.0  # the run at the deadline is cut short ...
     assert report.cut_runs <= 1 and (line["finish_reason"] == "length").all()  # ... and left out

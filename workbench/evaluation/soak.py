@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from workbench.errors import InvalidSettingError
 from workbench.settings import check_float
+from workbench.store import ResultsStore
 from workbench.telemetry.energy import measured_generate
 
 WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled median is still warming up
@@ -64,9 +65,14 @@ def soak(
     stop: threading.Event | None = None,
     progress: bool = True,
     idle_power_w: float | None = None,
+    store: ResultsStore | None = None,
+    tags: dict[str, Any] | None = None,
     **settings: Any,
 ) -> SoakReport:
-    """Generate back to back for `duration_s` seconds; the generation running at the deadline is stopped."""
+    """Generate back to back for `duration_s` seconds; the generation running at the deadline is stopped.
+
+    With a `store`, every generation is added to it, tagged {"source": "soak"} and `tags`.
+    """
     duration_s = check_float("duration_s", duration_s, 0.0, None, low_inclusive=False)
     first_window_s = check_float("first_window_s", first_window_s, 0.0, None, low_inclusive=False)
     drift = check_float("drift", drift, 0.0, None, low_inclusive=False)
@@ -87,6 +93,8 @@ def soak(
                 begin = time.perf_counter() - started
                 result = measured_generate(handle, prompt, idle_power_w=idle_power_w, stop=deadline, **settings)
                 rows.append(_row(result, begin, time.perf_counter() - started))
+                if store is not None:
+                    store.add(result, tags={"source": "soak", **(tags or {})})
                 bar.update(min(round(rows[-1]["end_s"]), round(duration_s)) - bar.n)
     finally:
         timer.cancel()
