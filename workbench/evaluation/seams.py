@@ -102,6 +102,8 @@ def seam_penalty(
     """
     if not 0 < confidence < 1:
         raise InvalidSettingError("confidence", confidence, "a number between 0 and 1, e.g. 0.95")
+    if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 1:
+        raise InvalidSettingError("resamples", resamples, "a whole number >= 1, e.g. 2000")
     chosen = units[units["check"] == _check(check)]
     sizes = sorted(chosen["block_size"].unique()) if len(chosen) else []
     if len(sizes) > 1:
@@ -120,11 +122,13 @@ def seam_penalty(
     rng = np.random.default_rng(seed)
     draws = np.array([_difference(groups["diffusion"], rng) - _difference(groups["autoregressive"], rng)
                       for _ in range(resamples)])  # fmt: skip
-    draws = draws[np.isfinite(draws)]
+    draws = draws[np.isfinite(draws)]  # a resample without crossing (or inside) units has no rate
     tail = (1 - confidence) / 2
     (d_cross, d_inside), (a_cross, a_inside) = point["diffusion"], point["autoregressive"]
-    estimate = (d_cross - d_inside) - (a_cross - a_inside)  # type: ignore[operator]
-    return SeamPenalty(estimate=float(estimate), low=float(np.quantile(draws, tail)),
+    estimate = float((d_cross - d_inside) - (a_cross - a_inside))  # type: ignore[operator]
+    if draws.size == 0:
+        return SeamPenalty(estimate=estimate, low=None, high=None, missing="no resample had every group", **common)
+    return SeamPenalty(estimate=estimate, low=float(np.quantile(draws, tail)),
                        high=float(np.quantile(draws, 1 - tail)), **common)  # fmt: skip
 
 

@@ -4,7 +4,9 @@
 set), each generation inside the existing `EnergyMeter`, so every row of the timeline has its window,
 tokens, energy and power. Energy comes from the GPU's NVML counter, else the CPU package's RAPL
 counter where readable, else it is missing with both reasons (never 0): the timeline then still has
-time and tokens. Clocks and temperature come from NVML where it gives them.
+time and tokens. Clocks and temperature come from NVML where it gives them. A run shorter than the
+meter's 2 s window reads energy noisily (`short_window` column): read the moving average and the
+sums over many runs, not one run.
 
 From the data, not from a fixed count: *warm-up* is the leading runs slower per token than 1.25x
 the median of the second half; *steady state* starts at the first run after warm-up where the moving
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from workbench.errors import InvalidSettingError
 from workbench.settings import check_float
 from workbench.store import ResultsStore
 from workbench.telemetry.energy import measured_generate
+from workbench.telemetry.reasons import TelemetryWarning
 
 WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled median is still warming up
 
@@ -91,7 +95,11 @@ def soak(
         with tqdm(total=round(duration_s), desc=f"soak {handle.name}", unit="s", disable=not progress) as bar:
             while not deadline.is_set():
                 begin = time.perf_counter() - started
-                result = measured_generate(handle, prompt, idle_power_w=idle_power_w, stop=deadline, **settings)
+                with warnings.catch_warnings():
+                    # Each run is one short window of a long soak: its short-window note goes into the row,
+                    # not a warning per run; the soak's figures add many windows up.
+                    warnings.simplefilter("ignore", TelemetryWarning)
+                    result = measured_generate(handle, prompt, idle_power_w=idle_power_w, stop=deadline, **settings)
                 rows.append(_row(result, begin, time.perf_counter() - started))
                 if store is not None:
                     store.add(result, tags={"source": "soak", **(tags or {})})
@@ -174,6 +182,7 @@ def _row(result: Any, begin: float, end: float) -> dict[str, Any]:
         "finish_reason": result.finish_reason, "energy_j": energy, "energy_source": source, "energy_missing": missing,
         "power_w": energy / window if energy is not None and window > 0 else None,
         "temperature_c": t.get("temperature_c"), "sm_clock_mhz": t.get("sm_clock_mhz"),
+        "short_window": t.get("short_window_warning") is not None,
     }  # fmt: skip
 
 
