@@ -60,6 +60,9 @@ def test_seam_penalty_without_units_says_why():
     # Every pronoun of these stories is in a later canvas than the hero: no consistency unit is inside one.
     planted = seams.seam_table([result(SEAM_STORY)], TOKENIZER)
     assert "diffusion inside" in seams.seam_penalty(planted, "consistency").missing
+    for bad in ({"resamples": 0}, {"confidence": 1.0}):
+        with pytest.raises(InvalidSettingError, match=next(iter(bad))):
+            seams.seam_penalty(planted, **bad)
 
 
 def _revised_trace() -> tuple[list, list[int]]:
