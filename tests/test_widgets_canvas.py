@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from html import unescape
 
 import pytest
@@ -148,3 +149,13 @@ def test_step_zero_replays_the_real_noise_the_run_started_from(diffusion):
     shown = [unescape(w) for w in re.findall(r'class="wb-token wb-noise"[^>]*>([^<]*)<', view.html.value)]
     expected = [diffusion.tokenizer.decode([t], skip_special_tokens=False) for t in firsts[0].noise]
     assert shown == [w if w.strip() else "\u2423" for w in expected]
+
+
+def test_a_draft_failing_the_draft_check_is_hidden():
+    view = CanvasView(hz=1000, draft_check=lambda text: "w11" not in text.split())
+    view.begin(Words(), block_size=4, max_new_tokens=4)
+    view.on_step(event(step([NEW, NEW, NOISE, NOISE])))  # accepted words w10 w11: fails
+    assert "w11" not in view.html.value and "draft hidden" in view.html.value
+    time.sleep(0.01)  # past the 1 ms redraw throttle
+    view.on_step(event(step([NEW, NOISE, NOISE, NOISE], index=2)))  # accepted w10 only; w11 is noise: passes
+    assert "w10" in view.html.value and "draft hidden" not in view.html.value

@@ -4,6 +4,9 @@ While a diffusion run is going, `on_step` (called from the worker thread with ea
 redraws the canvas at most ~20 times a second; `show(result)` then always draws the final step and
 turns on a step scrubber over the whole trace: 0 is the noise before the first step, the last value
 is the resolved text. Each redraw sets exactly one trait (the HTML value) inside `hold_sync()`.
+With `draft_check` (any callable text -> bool, e.g. `workbench.evaluation.guardrails.Blocklist`),
+a draft whose accepted words fail the check is drawn with every word hidden: drafts are shown before
+any output check on the committed canvas could run.
 Left out: autoregressive runs (they have no canvas; the race view shows their text) and animation
 playback (drag the scrubber).
 """
@@ -11,7 +14,7 @@ playback (drag the scrubber).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -21,8 +24,12 @@ from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
 
+HIDDEN = "\u2588"  # what a word of a draft that failed the draft check is drawn as
+
+
 class CanvasView:
-    def __init__(self, hz: float = DEFAULT_HZ) -> None:
+    def __init__(self, hz: float = DEFAULT_HZ, draft_check: Callable[[str], bool] | None = None) -> None:
+        self.draft_check = draft_check
         self.html = widgets.HTML(value=_waiting())
         self.html.add_class("wb-canvas-view")
         self.scrubber = widgets.IntSlider(
@@ -112,6 +119,10 @@ class CanvasView:
         self, step: DenoisingStep | None, title: str, final_text: str, frame: str, noise: Sequence[int] = ()
     ) -> None:
         words = [self._word(token) for token in (step.tokens if step is not None else noise)]
+        if frame == "step" and step is not None and self.draft_check is not None:
+            draft = " ".join(word for word, accepted in zip(words, step.accepted) if accepted)
+            if not self.draft_check(draft):
+                words, title = [HIDDEN] * len(words), f"{title} \u00b7 draft hidden: it fails the output check"
         html = frame_html(
             step, words, title=title, final_text=final_text, block_size=self._block_size, frame=frame, run=self._run
         )

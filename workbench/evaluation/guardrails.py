@@ -1,0 +1,144 @@
+"""Guardrails on block output: where an output check can run, what it costs, and what it misses.
+
+A check is any callable `text -> bool` (True = the text may be shown). Two ship here: `Blocklist`
+(no listed word appears) and `ends_with_sentence` (the text ends with "." or "!": a format rule a
+post-processor would enforce). `guard_run(result, tokenizer, check)` replays a finished result the
+way a deployment would check it and times every call to the check:
+
+- diffusion: once per committed canvas, on the text committed so far (a canvas is the natural unit:
+  nothing in it is final before it is whole);
+- autoregressive: `unit="token"` after every token, or `unit="sentence"` after each sentence ends.
+
+It also counts what a user saw before the check ran: in a canvas view every step's accepted draft
+tokens are on screen before the canvas commits and gets checked; per-token checking leaves nothing
+unchecked, per-sentence checking leaves the words of the sentence in progress. For a `Blocklist`,
+`draft_only_hits` lists canvases whose drafts showed a blocked word the committed text does not
+have: a per-token filter over drafts would flag them, a canvas filter never sees them.
+Left out: checks that rewrite text, and the latency of real classifiers (pass one in as `check`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from workbench.errors import InvalidSettingError
+from workbench.evaluation.positions import canvas_size
+from workbench.result import GenerationResult
+
+Check = Callable[[str], bool]
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+class Blocklist:
+    """Passes text in which none of `words` appears as a whole word (case-insensitive)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(w.lower() for w in words)
+        if not self.words or not all(_WORD.fullmatch(w) for w in self.words):
+            raise InvalidSettingError("words", sorted(self.words), "one or more plain words, e.g. ['cat', 'dog']")
+
+    def hits(self, text: str) -> set[str]:
+        return {w for w in (m.group().lower() for m in _WORD.finditer(text)) if w in self.words}
+
+    def __call__(self, text: str) -> bool:
+        return not self.hits(text)
+
+    def __repr__(self) -> str:
+        return f"Blocklist({sorted(self.words)})"
+
+
+def ends_with_sentence(text: str) -> bool:
+    """Passes text that ends with a full stop or an exclamation mark (trailing spaces ignored)."""
+    return text.rstrip().endswith((".", "!"))
+
+
+@dataclass
+class GuardReport:
+    """What checking one result cost and what it let through before it ran."""
+
+    kind: str
+    unit: str  # "canvas", "token" or "sentence"
+    checks_run: int
+    failed: int  # units whose check said no
+    check_s: float  # total time spent in the check
+    generation_s: float
+    shown_unchecked_tokens: int  # token positions shown on screen before a check covered them
+    final_tokens: int
+    draft_only_hits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def added_latency_share(self) -> float | None:
+        return self.check_s / self.generation_s if self.generation_s > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.__dict__.items() if k != "draft_only_hits"},
+                "draft_only_hits": len(self.draft_only_hits), "added_latency_share": self.added_latency_share,
+                "check_ms_per_call": 1000 * self.check_s / self.checks_run if self.checks_run else None}  # fmt: skip
+
+
+def guard_run(
+    result: GenerationResult, tokenizer: Any, check: Check, unit: Literal["canvas", "token", "sentence"] | None = None
+) -> GuardReport:
+    """Replay `result` through `check` at the unit a deployment would use, timing each call."""
+    if not callable(check):
+        raise InvalidSettingError("check", check, "a callable taking text and returning True (show) or False")
+    unit = unit or ("canvas" if result.kind == "diffusion" else "token")
+    allowed = ("canvas",) if result.kind == "diffusion" else ("token", "sentence")
+    if unit not in allowed:
+        raise InvalidSettingError("unit", unit, f"one of {allowed} for a {result.kind} result")
+    ends = _check_points(result, tokenizer, unit)
+    timings, failed = [], 0
+    for end in ends:
+        text = tokenizer.decode(result.token_ids[:end], skip_special_tokens=True)
+        started = time.perf_counter()
+        passed = check(text)
+        timings.append(time.perf_counter() - started)
+        failed += not passed
+    report = GuardReport(
+        kind=result.kind, unit=unit, checks_run=len(ends), failed=failed, check_s=sum(timings),
+        generation_s=result.total_s, shown_unchecked_tokens=_shown_unchecked(result, ends, unit),
+        final_tokens=result.new_tokens,
+    )
+    if isinstance(check, Blocklist) and result.kind == "diffusion":
+        report.draft_only_hits = draft_only_hits(result, tokenizer, check)
+    return report
+
+
+def draft_only_hits(result: GenerationResult, tokenizer: Any, blocklist: Blocklist) -> list[dict[str, Any]]:
+    """Per canvas: blocked words that some step's draft showed but the committed canvas does not hold."""
+    size = canvas_size(result)
+    found = []
+    for canvas in sorted({s.canvas for s in result.trace}):
+        final = blocklist.hits(tokenizer.decode(result.token_ids[canvas * size : (canvas + 1) * size]))
+        for step in (s for s in result.trace if s.canvas == canvas):
+            shown = [t for t, a in zip(step.tokens, step.accepted) if a]
+            only = blocklist.hits(tokenizer.decode(shown, skip_special_tokens=True)) - final
+            if only:
+                found.append({"canvas": canvas, "step": step.step, "words": sorted(only)})
+    return found
+
+
+def _check_points(result: GenerationResult, tokenizer: Any, unit: str) -> list[int]:
+    """Token counts after which the check runs."""
+    n = result.new_tokens
+    if unit == "canvas":
+        size = canvas_size(result)
+        return sorted({min(end, n) for end in range(size, n + size, size)}) if n else []
+    if unit == "token":
+        return list(range(1, n + 1))
+    words = [tokenizer.decode([t], skip_special_tokens=True).strip() for t in result.token_ids]
+    points = [i + 1 for i, w in enumerate(words) if w.endswith((".", "!"))]
+    return points if points and points[-1] == n else points + ([n] if n else [])
+
+
+def _shown_unchecked(result: GenerationResult, ends: list[int], unit: str) -> int:
+    """Token positions on screen before the check that covers them ran."""
+    if unit == "canvas":  # a canvas view shows every position a draft accepted, before the canvas commits
+        return sum(len({i for s in result.trace if s.canvas == c for i, a in enumerate(s.accepted) if a})
+                   for c in {s.canvas for s in result.trace})  # fmt: skip
+    # Streamed tokens are shown at once: per token nothing waits; per sentence all but each check point.
+    return 0 if unit == "token" else result.new_tokens - len(ends)
