@@ -23,7 +23,6 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-
 # Models are typed Any: a transformers model's attributes (config, encoder, forward's keywords) are
 # built at run time, which is exactly what this module exists to contain.
 Model = Any

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +29,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from workbench.checks import check_float
 from workbench.errors import InvalidSettingError
-from workbench.settings import check_float
 from workbench.store import ResultsStore
 from workbench.telemetry.energy import measured_generate
-from workbench.telemetry.reasons import TelemetryWarning
 
 WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled median is still warming up
 
@@ -95,11 +93,9 @@ def soak(
         with tqdm(total=round(duration_s), desc=f"soak {handle.name}", unit="s", disable=not progress) as bar:
             while not deadline.is_set():
                 begin = time.perf_counter() - started
-                with warnings.catch_warnings():
-                    # Each run is one short window of a long soak: its short-window note goes into the row,
-                    # not a warning per run; the soak's figures add many windows up.
-                    warnings.simplefilter("ignore", TelemetryWarning)
-                    result = measured_generate(handle, prompt, idle_power_w=idle_power_w, stop=deadline, **settings)
+                # Each run is one short window of a long soak: its short-window note goes into the row,
+                # not a warning per run; the soak's figures add many windows up.
+                result = measured_generate(handle, prompt, idle_power_w=idle_power_w, warn=False, stop=deadline, **settings)
                 rows.append(_row(result, begin, time.perf_counter() - started))
                 if store is not None:
                     store.add(result, tags={"source": "soak", **(tags or {})})
@@ -114,7 +110,7 @@ def analyse(
     timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05
 ) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
-    cut = timeline["finish_reason"].isin(["stopped", "interrupted"])
+    cut = timeline["finish_reason"].isin(["stopped", "interrupted", "error"])
     complete = timeline[~cut].reset_index(drop=True)
     source = complete["energy_source"].dropna().iloc[0] if complete["energy_source"].notna().any() else None
     missing = None if source else str(complete["energy_missing"].iloc[0]) if len(complete) else "no runs"

@@ -41,7 +41,8 @@ READING_KEYS = (
 
 
 class _Generates(Protocol):
-    device: torch.device | str  # "served" for a model behind a server (no local meter)
+    @property
+    def device(self) -> torch.device | str: ...  # "served" for a model behind a server (no local meter)
 
     def generate(self, prompt: str, **settings: Any) -> GenerationResult: ...
 
@@ -151,11 +152,11 @@ def per_token(energy_j: float | None, energy_missing: str | None, tokens: int) -
 
 
 def measured_generate(
-    handle: _Generates, prompt: str, *, idle_power_w: IdlePower | float | None = None, **settings: Any
+    handle: _Generates, prompt: str, *, idle_power_w: IdlePower | float | None = None, warn: bool = True, **settings: Any
 ) -> GenerationResult:
     """`handle.generate(prompt, **settings)` inside an `EnergyMeter`, with the reading attached."""
     if getattr(handle, "served", False):  # a served model spends its energy on the server; its result says so
         return handle.generate(prompt, **settings)
-    with EnergyMeter(handle.device, idle_power_w=idle_power_w) as meter:
+    with EnergyMeter(handle.device, idle_power_w=idle_power_w, warn=warn) as meter:
         result = handle.generate(prompt, **settings)
     return meter.attach(result)

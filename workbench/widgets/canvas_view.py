@@ -23,7 +23,6 @@ from workbench.result import DenoisingStep, GenerationResult, StepEvent
 from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
-
 HIDDEN = "\u2588"  # what a word of a draft that failed the draft check is drawn as
 
 
