@@ -37,7 +37,7 @@ def test_stopwatch_lap_keeps_running_and_stop_freezes_it():
 
 def test_reading_an_unstarted_stopwatch_is_an_error():
     with pytest.raises(RuntimeError, match="before start"):
-        Stopwatch().elapsed_s
+        _ = Stopwatch().elapsed_s
 
 
 def test_now_is_monotonic_and_synchronize_is_a_no_op_on_cpu():

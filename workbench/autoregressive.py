@@ -24,7 +24,7 @@ def choose_token(logits: torch.Tensor, settings: GenerationSettings, generator: 
     """Pick the next token from last-position logits of shape (1, vocab)."""
     if settings.temperature == 0:
         return torch.argmax(logits, dim=-1)
-    scores = logits / settings.temperature
+    scores = logits / float(settings.temperature)  # AR temperatures are numbers (no schedule)
     if settings.top_k is not None:
         kth_best = torch.topk(scores, min(settings.top_k, scores.shape[-1])).values[..., -1:]
         scores = scores.masked_fill(scores < kth_best, float("-inf"))

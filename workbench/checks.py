@@ -8,6 +8,7 @@ belong to the module that owns those values).
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from workbench.errors import InvalidSettingError
@@ -40,7 +41,7 @@ def check_float(
     return float(value)
 
 
-def check_choice(name: str, value: Any, choices: dict[str, str] | tuple[str, ...]) -> str:
+def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
     if not isinstance(value, str) or value not in choices:  # a list or dict is unhashable: refuse, not crash
         raise InvalidSettingError(name, value, "one of " + ", ".join(repr(c) for c in choices))
     return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import torch
@@ -35,10 +36,11 @@ def ensure_converted() -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     quantised = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.bfloat16)
     # save_pretrained() refuses a GGUF-loaded model, so rebuild a plain one from its config and weights.
-    config = quantised.config
+    config: Any = quantised.config  # a Gemma3TextConfig read from the GGUF
     config.quantization_config = None
     del config.quantization_config
-    plain = Gemma3ForCausalLM(config).to(torch.bfloat16)
+    plain: Any = Gemma3ForCausalLM(config)
+    plain = plain.to(torch.bfloat16)
     plain.load_state_dict(quantised.state_dict())
     partial = folder.with_name(folder.name + ".partial")
     plain.save_pretrained(partial)

@@ -14,6 +14,7 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -128,10 +129,10 @@ class ModelHandle(ABC):
             raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
         else:
             resolved = settings
-        if resolved.seed is None:  # record the seed actually used so any run can be repeated
-            resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
+        seed = resolved.seed if resolved.seed is not None else int.from_bytes(os.urandom(4), "little")
+        resolved = replace(resolved, seed=seed)  # record the seed actually used so any run can be repeated
         prompt_ids = self._encode_prompt(prompt, resolved)
-        generator = torch.Generator(device=self.device).manual_seed(resolved.seed)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
         run = RunState(device=self.device)
         run.start()
         try:

@@ -29,7 +29,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ class ResultsStore:
             return None
         except StoreBusyError:
             pass
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         side = self.path.with_name(f"{self.path.stem}.unsaved-{stamp}-{uuid.uuid4().hex[:8]}.csv")
         _write_csv(pd.DataFrame(rows, columns=[name for name in COLUMNS if name != "id"]), side)
         return side
@@ -306,7 +306,7 @@ class ResultsStore:
         telemetry = data["telemetry"]
         row = {
             "run_uuid": str(uuid.uuid4()),
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             **{key: data[key] for key in ("model", "kind", "device", "dtype", "prompt", "text", "finish_reason")},
             "settings": _json(data["settings"]),
             "prompt_hash": hashlib.sha256(result.prompt.encode("utf-8")).hexdigest(),

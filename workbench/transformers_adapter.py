@@ -17,7 +17,6 @@ at `load()` by `workbench.versions`. Left out: static-cache compilation and imag
 from __future__ import annotations
 
 import inspect
-from functools import cache as memoize
 from typing import Any
 
 import torch
@@ -28,11 +27,15 @@ from transformers import DynamicCache
 Model = Any
 
 
-@memoize
-def cache_keyword(model_class: Any) -> str:
+_CACHE_KEYWORDS: dict[type, str] = {}  # per model class: reading a signature each step would be waste
+
+
+def cache_keyword(model_class: type) -> str:
     """The name this transformers release gives the KV-cache argument of `model_class.forward`."""
-    parameters = inspect.signature(model_class.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
+    if model_class not in _CACHE_KEYWORDS:
+        parameters = inspect.signature(model_class.forward).parameters  # type: ignore[attr-defined]
+        _CACHE_KEYWORDS[model_class] = "cache" if "cache" in parameters else "past_key_values"
+    return _CACHE_KEYWORDS[model_class]
 
 
 def new_cache(model: Model) -> DynamicCache:

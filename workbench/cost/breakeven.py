@@ -124,7 +124,7 @@ def compare_costs(
             f"at {local.tokens_per_s:g} tok/s for {local.hours_per_day:g} h/day"
         )
     reached = never is None
-    result = dict(
+    result: dict[str, Any] = dict(
         hardware=local.hardware,
         cloud=cloud.name,
         input_per_output=input_per_output,

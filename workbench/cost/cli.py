@@ -188,6 +188,7 @@ def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, An
         print(f"  break-even: {result.never_reason}")
     else:
         volume, share = result.breakeven_tokens_per_month / 1e6, result.breakeven_utilisation
+        assert share is not None  # set together with the break-even volume
         print(f"  break-even: {_show(volume)}M tokens/month ({_show(share, '.0%')} of capacity)")
     if result.monthly_tokens is not None:
         payback = "never" if result.payback_months is None else f"{_show(result.payback_months, '.1f')} months"

@@ -72,6 +72,6 @@ def hardware_profile(name: str, table: str | Path | pd.DataFrame | None = None) 
     if matches.empty:
         raise InvalidSettingError("hardware", name, "one of " + ", ".join(hardware["name"]))
     row = matches.iloc[0]
-    numbers = {column.name: optional(row[column.name]) for column in COLUMNS if column.kind == "number"}
-    texts = {column.name: row[column.name] for column in COLUMNS if column.kind != "number"}
+    numbers: dict[str, Any] = {column.name: optional(row[column.name]) for column in COLUMNS if column.kind == "number"}
+    texts: dict[str, Any] = {column.name: row[column.name] for column in COLUMNS if column.kind != "number"}
     return HardwareProfile(**texts, **numbers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ def plot_cumulative_cost(
         # compare_costs() also refuses a volume beyond what the box can make.
         result = compare_costs(local, cloud, input_per_output=input_per_output, monthly_tokens=monthly_tokens)
         bill, month = result.cloud_usd_per_month, result.payback_months
+        assert bill is not None  # set whenever monthly_tokens is given
         (line,) = ax.plot(x, bill * x, label=f"cloud {cloud.name}")
         if month is not None and month <= months:
             ax.plot([month], [bill * month], "o", color=line.get_color())
@@ -134,7 +136,7 @@ def plot_roofline(rooflines: Sequence[Roofline], points: Sequence[RooflinePoint]
             ax.plot([crossover], [roof.tokens_per_s(crossover, crossover)], "^", color=line.get_color())
     for point in points:
         # Claims are hollow red, measurements solid black: a reader must tell them apart at a glance.
-        style = dict(facecolors="none", edgecolors="tab:red") if point.claim else dict(color="black")
+        style: dict[str, Any] = dict(facecolors="none", edgecolors="tab:red") if point.claim else dict(color="black")
         where = (point.positions_per_forward, point.positions_per_s)
         ax.scatter([where[0]], [where[1]], marker="o", zorder=3, **style)
         label = point.label + (" (claim)" if point.claim else "")

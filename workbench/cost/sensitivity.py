@@ -14,8 +14,9 @@ chart shows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -101,7 +102,9 @@ def _answer_function(answer: str, monthly_tokens: float | None) -> Callable[[Loc
         return breakeven_volume
     if answer == "local_usd_per_m_tokens":
         return lambda local, cloud, ratio: local_usd_per_m_tokens(local)
-    return lambda local, cloud, ratio: payback_months(local, cloud, monthly_tokens, ratio)
+    assert monthly_tokens is not None, "payback needs a monthly volume (checked by the caller)"
+    volume = monthly_tokens
+    return lambda local, cloud, ratio: payback_months(local, cloud, volume, ratio)
 
 
 def _value(name: str, local: LocalSetup, cloud: CloudOffer, input_per_output: float) -> float:
@@ -126,9 +129,11 @@ def _solve_with(
         elif name == "input_per_output":
             input_per_output = value
         elif name in CLOUD_INPUTS:
-            cloud = replace(cloud, **{name: value})
+            changes: dict[str, Any] = {name: value}
+            cloud = replace(cloud, **changes)
         else:
-            local = replace(local, **{name: value})
+            changes = {name: value}
+            local = replace(local, **changes)
     except InvalidSettingError:
         return math.nan  # e.g. idle power pushed above the power while generating
     return solve(local, cloud, input_per_output)

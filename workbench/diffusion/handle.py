@@ -36,8 +36,9 @@ class DiffusionModel(ModelHandle):
 
     def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
         # Every canvas is denoised whole, so the context must hold whole canvases.
-        room = self.limits.context_length - prompt_tokens
-        return (room // settings.block_size) * settings.block_size
+        room, block = self.limits.context_length - prompt_tokens, settings.block_size
+        assert block is not None, "diffusion settings always carry a canvas length"
+        return (room // block) * block
 
     def _length_note(self, settings: GenerationSettings) -> str:
         return f", in whole canvases of block_size={settings.block_size}"

@@ -113,7 +113,7 @@ def seam_penalty(
     point = {kind: _rates(counts.sum(axis=0)) for kind, counts in groups.items()}
     empty = [f"{kind} {where}" for kind, (cross, inside) in point.items()
              for where, rate in (("crossing", cross), ("inside", inside)) if rate is None]  # fmt: skip
-    common = dict(check=check, block_size=size, confidence=confidence,
+    common: dict[str, Any] = dict(check=check, block_size=size, confidence=confidence,
                   diffusion_crossing=point["diffusion"][0], diffusion_inside=point["diffusion"][1],
                   ar_crossing=point["autoregressive"][0], ar_inside=point["autoregressive"][1],
                   stories=(len(groups["diffusion"]), len(groups["autoregressive"])))  # fmt: skip

@@ -65,7 +65,7 @@ def load_sweep(
         for level in levels:
             results, wall_s = _run_level(handle, prompt, level, requests_per_level or level, timeout_s, settings, bar)
             if store is not None:
-                for result in results:
+                for result in (outcome for outcome in results if isinstance(outcome, GenerationResult)):
                     store.add(result, tags={"source": "load_sweep", "concurrency": level})
             rows.append(_row(level, results, wall_s))
     return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ trains in under an hour on two CPU cores.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from transformers import (
     DiffusionGemmaConfig,
@@ -71,7 +72,7 @@ def story_tokenizer() -> PreTrainedTokenizerFast:
     return build_word_tokenizer(vocabulary(), VOCAB_SIZE, lowercase=False)
 
 
-def _special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
+def _special_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, Any]:
     return {
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
@@ -91,7 +92,7 @@ def diffusion_config(
 
     `text_overrides` change text-config fields (tests build smaller models this way).
     """
-    fields = {
+    fields: dict[str, Any] = {
         "hidden_size": 256,
         "intermediate_size": 512,
         "num_hidden_layers": 4,
@@ -129,7 +130,7 @@ def diffusion_config(
 
 def ar_config(tokenizer: PreTrainedTokenizerFast, **overrides) -> Gemma3TextConfig:
     """The same attention stack as the diffusion model; the dense MLP absorbs the MoE's share."""
-    fields = {
+    fields: dict[str, Any] = {
         "hidden_size": 256,
         "intermediate_size": 1152,
         "num_hidden_layers": 4,
@@ -150,6 +151,7 @@ def ar_config(tokenizer: PreTrainedTokenizerFast, **overrides) -> Gemma3TextConf
 
 def build_model(name: str, tokenizer: PreTrainedTokenizerFast, **overrides) -> PreTrainedModel:
     """A freshly initialised model (weights from the global torch RNG) with generation ids set."""
+    model: PreTrainedModel
     if name == "tiny-diffusion":
         model = DiffusionGemmaForBlockDiffusion(diffusion_config(tokenizer, **overrides))
     elif name == "tiny-ar":

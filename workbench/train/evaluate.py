@@ -14,20 +14,20 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
     AutoTokenizer,
     DiffusionGemmaForBlockDiffusion,
     Gemma3ForCausalLM,
-    PreTrainedModel,
 )
 
 from workbench.stories import check_stories
 from workbench.train.loop import pick_device
 
 
-def load(folder: str | Path) -> tuple[PreTrainedModel, AutoTokenizer, dict]:
+def load(folder: str | Path) -> tuple[Any, Any, dict]:  # model, tokenizer, manifest
     """Model, tokenizer and workbench.json of an exported folder, from local files only."""
     manifest = json.loads((Path(folder) / "workbench.json").read_text())
     cls = DiffusionGemmaForBlockDiffusion if manifest["kind"] == "diffusion" else Gemma3ForCausalLM
@@ -35,7 +35,7 @@ def load(folder: str | Path) -> tuple[PreTrainedModel, AutoTokenizer, dict]:
     return model, AutoTokenizer.from_pretrained(folder, local_files_only=True), manifest
 
 
-def _generate(model: PreTrainedModel, bos: torch.Tensor, settings: dict) -> torch.Tensor:
+def _generate(model: Any, bos: torch.Tensor, settings: dict) -> torch.Tensor:
     if isinstance(model, DiffusionGemmaForBlockDiffusion):
         model.config.canvas_length = settings["block_size"]  # the block size is a config field, not an argument
         out = model.generate(bos, max_new_tokens=settings["max_new_tokens"], max_denoising_steps=settings["steps"],

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import transformers
@@ -61,7 +62,7 @@ def learning_rate(step: int, total: int | None, s: TrainSettings) -> float:
 
 
 def training_step(
-    name: str, model: PreTrainedModel, corpus: Corpus, s: TrainSettings, generator: torch.Generator
+    name: str, model: Any, corpus: Corpus, s: TrainSettings, generator: torch.Generator
 ) -> tuple[torch.Tensor, int]:
     """One batch's loss, and the canvas length it used (0 for AR)."""
     device = next(model.parameters()).device
@@ -84,7 +85,7 @@ def train(
     seed: int = 0,
     device: str = "auto",
     settings: TrainSettings | None = None,
-    build: Callable[[str, PreTrainedTokenizerFast], PreTrainedModel] = build_model,
+    build: Callable[[str, PreTrainedTokenizerFast], Any] = build_model,
     progress: bool = True,
 ) -> dict:
     """Train `name` for `steps` steps (or about `minutes` minutes) and export it to `out`; returns the summary."""
@@ -132,7 +133,7 @@ def train(
         bar.set_postfix(loss=f"{sum(r['loss'] for r in rows[-20:]) / len(rows[-20:]):.3f}")
         if total is None and step == CALIBRATE_FROM:
             calibration_start = elapsed
-        if total is None and step == CALIBRATE_AT:
+        if total is None and step == CALIBRATE_AT and calibration_start is not None and minutes is not None:
             per_step = (elapsed - calibration_start) / (CALIBRATE_AT - CALIBRATE_FROM)
             total = max(step + 1, int(minutes * 60 / per_step))
             bar.total = total

@@ -10,12 +10,14 @@ Left out: loss weighting by t and any timestep embedding (the model has none).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
-from transformers import DiffusionGemmaForBlockDiffusion, Gemma3ForCausalLM
 
 
-def ar_loss(model: Gemma3ForCausalLM, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def ar_loss(model: Any,  # a Gemma3ForCausalLM
+            input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy over every real token (the model shifts labels itself)."""
     return model(input_ids=input_ids, labels=labels).loss
 
@@ -28,7 +30,7 @@ def corrupt(canvas: torch.Tensor, vocab_size: int, generator: torch.Generator) -
 
 
 def diffusion_loss(
-    model: DiffusionGemmaForBlockDiffusion,
+    model: Any,  # a DiffusionGemmaForBlockDiffusion
     context: torch.Tensor,
     canvas: torch.Tensor,
     generator: torch.Generator,

@@ -137,7 +137,7 @@ class ControlPanel:
         notes = [str(note) for note in ar.notes(ar_settings) + diffusion.notes(diffusion_settings)]
         prompt = self.controls.prompt.value
 
-        served = (self.served, served_settings) if self.served is not None else None
+        served = (self.served, served_settings) if self.served is not None and served_settings is not None else None
 
         def race(stop: Any) -> None:
             results = self.race.run(
@@ -171,6 +171,8 @@ class ControlPanel:
 
     def _handle(self, spec: str | ModelHandle, kind: str) -> ModelHandle:
         handle = spec if isinstance(spec, ModelHandle) else self._loaded.get(spec) or load(spec, device=self.device)
+        if not isinstance(handle, ModelHandle):
+            raise InvalidSettingError(kind, spec, "a model loaded in this process (a served one races in its own lane)")
         if handle.kind != kind:
             article = "an" if kind == "autoregressive" else "a"
             raise InvalidSettingError(kind, handle.name, f"{article} {kind} model ({handle.name!r} is {handle.kind})")

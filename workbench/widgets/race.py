@@ -92,20 +92,22 @@ class Lane:
         self.html.add_class(f"wb-lane-{kind}")
         self.html.layout = widgets.Layout(width="50%")
         self._throttle = Throttle(hz)
-        self._handle: ModelHandle | None = None
+        self._handle: ModelHandle | ServedModel | None = None
         self._live_power = live_power
         self._read_watts: WattsReader | None = None
         self._watts_missing: str | None = None
 
-    def waiting(self, handle: ModelHandle) -> None:
+    def waiting(self, handle: ModelHandle | ServedModel) -> None:
         self._handle = handle
         self._set("waiting", {}, "")
 
-    def begin(self, handle: ModelHandle) -> None:
+    def begin(self, handle: ModelHandle | ServedModel) -> None:
         self._handle = handle
         self._throttle.reset()
-        served = isinstance(handle, ServedModel)
-        self._read_watts, self._watts_missing = (None, None) if served else self._live_power(handle.device)
+        if isinstance(handle, ServedModel):
+            self._read_watts, self._watts_missing = None, None  # the server's watts are not ours to read
+        else:
+            self._read_watts, self._watts_missing = self._live_power(handle.device)
         self._set("running", self._numbers(0, None, None, 0, self._live_watts()), "")
 
     def on_step(self, event: StepEvent) -> None:
@@ -195,9 +197,10 @@ class RaceView:
                 lane.skipped("stopped before its turn")
                 continue
             lane.begin(handle)
-            on_step = lane.on_step
+            on_step: Callable[[StepEvent], None] = lane.on_step
             resolved = settings if isinstance(settings, GenerationSettings) else handle.settings(**settings)
             if kind == "diffusion" and canvas is not None:
+                assert isinstance(handle, ModelHandle) and resolved.block_size is not None  # a local diffusion model
                 canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
                 on_step = _both(lane.on_step, canvas.on_step)
             try:
