@@ -176,7 +176,7 @@ class GpuEnergyWindow:
             missing = f"energy counter failed at the end: {describe(error)}"
             return GpuEnergyReading(None, missing, None, None, None)
         span_s = time.perf_counter() - self._start_s
-        if end_mj < self._start_mj:  # type: ignore[operator]
+        if end_mj < self._start_mj:
             return GpuEnergyReading(None, "energy counter went backwards (driver reloaded?)", None, None, None)
         return GpuEnergyReading((end_mj - self._start_mj) / 1000, None, "counter", self._note, span_s)
 

@@ -37,7 +37,7 @@ class Benchmark:
         return float(self.summary.loc[figure, "median"])
 
     def _repr_html_(self) -> str:
-        return self.summary._repr_html_()  # type: ignore[operator]
+        return self.summary._repr_html_()
 
 
 def benchmark(
