@@ -38,6 +38,7 @@ class Geometry:
     config_source: str  # where the configuration was read
     total_params: int
     matrix_params: int  # >= 2-D weights inside the text layers: what weight-only quantization shrinks
+    largest_tensor: int  # elements of the biggest weight (the embedding, usually)
     layers: tuple[AttentionLayer, ...]
     sliding_window: int | None
     hidden_size: int
@@ -114,6 +115,7 @@ def _geometry(name: str, config_path: str) -> Geometry:
         config_source=config_path,
         total_params=sum(p.numel() for p in model.parameters()),
         matrix_params=sum(p.numel() for p in layers.parameters() if p.dim() >= 2),
+        largest_tensor=max(p.numel() for p in model.parameters()),
         layers=tuple(_attention(layer, kind) for layer, kind in zip(layers, text.layer_types, strict=True)),
         sliding_window=getattr(text, "sliding_window", None),
         hidden_size=text.hidden_size,

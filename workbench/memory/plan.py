@@ -5,7 +5,7 @@ configuration, see `geometry`), the KV cache for the whole context (a sliding-wi
 most its window, a full-attention layer every token, each with its own KV heads and head size),
 the canvas's logits working set for block diffusion (canvas x vocabulary in fp32, several copies
 alive within one step), the activations of the largest single forward (the prompt's prefill or one
-canvas step), and a stated framework overhead. Against a hardware profile's memory
+canvas step), on a CPU the checkpoint being loaded, and a stated framework overhead. Against a hardware profile's memory
 (`workbench/cost/data/hardware.csv`), the attached GPU's free memory, or this machine's available
 RAM, the plan answers: fits or not, by how much, and what would fit instead.
 
@@ -58,7 +58,7 @@ class MemoryPlan:
     precision: str
     context_tokens: int
     block_size: int | None
-    parts: dict[str, int]  # weights, kv_cache, logits, activations, overhead
+    parts: dict[str, int]  # weights, kv_cache, logits, activations, loading, overhead
     how: dict[str, str]  # one line per part: how it was counted
     capacity_bytes: int
     capacity_source: str
@@ -98,7 +98,8 @@ class MemoryPlan:
 
     def __str__(self) -> str:
         canvas = f", canvas {self.block_size}" if self.block_size else ""
-        lines = [f"{self.model} ({self.parameters / 1e9:.2f}B parameters) in {self.precision}, "
+        size = f"{self.parameters / 1e9:.2f}B" if self.parameters >= 1e9 else f"{self.parameters / 1e6:.1f}M"
+        lines = [f"{self.model} ({size} parameters) in {self.precision}, "
                  f"{self.context_tokens:,} tokens of context{canvas}, on {self.hardware}:"]
         lines += [f"  {name:<12}{size / 1e9:>9.2f} GB  {self.how[name]}" for name, size in self.parts.items()]
         lines.append(f"  {'total':<12}{self.total_bytes / 1e9:>9.2f} GB  of {_gb(self.capacity_bytes)} ({self.capacity_source})")
@@ -182,6 +183,10 @@ def _plan(shape: Geometry, precision: Precision, block: int | None, context: int
     positions = block or 1
     logits = LOGITS_COPIES * positions * shape.vocab_size * (shape.logits_bytes or b)
     activations = max(_forward_bytes(shape, context, context, b, capacity.gpu), _forward_bytes(shape, positions, context + positions, b, capacity.gpu))
+    # On a CPU the checkpoint is memory-mapped while its tensors are copied out, and workbench then
+    # checks every weight is finite (a bool per element of the largest): both count in the peak.
+    # A GPU sees only the copies; the mapping stays in host memory.
+    loading = 0 if capacity.gpu else weights + shape.largest_tensor
     base = weights + kv + logits + activations
     overhead = GPU_CONTEXT_BYTES + math.ceil(GPU_FRAGMENTATION * base) if capacity.gpu else CPU_RUNTIME_BYTES
     window = f"sliding layers hold at most {shape.sliding_window:,}" if shape.sliding_window else "no sliding window"
@@ -190,13 +195,15 @@ def _plan(shape: Geometry, precision: Precision, block: int | None, context: int
         "kv_cache": f"{context:,} tokens, {len(shape.layers)} layers ({window}), keys and values at {b} bytes",
         "logits": f"{LOGITS_COPIES} x {positions} positions x {shape.vocab_size:,} vocab x {shape.logits_bytes or b} bytes (one step's working set)",
         "activations": "largest forward: prefill of the context or one step" + (", attention scores materialised (CPU)" if not capacity.gpu else ""),
+        "loading": "none on the GPU: the checkpoint is read in host memory" if capacity.gpu
+        else "the mapped checkpoint while it is copied, and the finite-weights check of the largest tensor",
         "overhead": "CUDA context and workspaces (1 GiB) + 5% allocator fragmentation" if capacity.gpu
         else "Python + torch + transformers process (measured here)",
     }
     return MemoryPlan(
         model=shape.name, kind=shape.kind, hardware=hardware, precision=precision.name, context_tokens=context,
         block_size=block, parts={"weights": weights, "kv_cache": kv, "logits": logits, "activations": activations,
-                                 "overhead": overhead},
+                                 "loading": loading, "overhead": overhead},
         how=how, capacity_bytes=capacity.bytes, capacity_source=capacity.source, parameters=shape.total_params,
     )
 
