@@ -4,8 +4,8 @@ How it is measured: the child imports torch, transformers and workbench and runs
 multiply (the runtime the plan calls overhead), reads its resident set size, resets the kernel's
 peak-RSS mark (writing 5 to /proc/self/clear_refs, so a transient spike while importing cannot hide
 the model), loads the model, generates with EOS off, and reads the peak (VmHWM; RSS sees torch's
-allocations, unlike tracemalloc). The difference is compared with the plan's total less its overhead, for the context
-the run really used. Also checked: the overhead itself against the measured runtime.
+allocations, unlike tracemalloc). The difference is compared with the plan's total for the context the run really used
+(the runtime, ~442 MB here, is already outside the available memory the plan compares with).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 import pytest
 
 from workbench.memory import plan
-from workbench.memory.plan import CPU_RUNTIME_BYTES
 
 CHILD = """
 import json, sys
@@ -57,7 +56,6 @@ def test_plan_within_15_percent_of_measured_peak(name, dtype, precision):
     new_tokens = 64
     measured = _measure(name, dtype, new_tokens)
     predicted = plan(name, hardware="cpu", precision=precision, context_tokens=measured["prompt_tokens"] + new_tokens)
-    model_bytes = predicted.total_bytes - predicted.parts["overhead"]
+    model_bytes = predicted.total_bytes  # on a CPU the plan's overhead is 0: the runtime is outside MemAvailable
     used = measured["peak"] - measured["runtime"]
     assert abs(model_bytes - used) / used < 0.15, (name, model_bytes, used, predicted.parts)
-    assert abs(CPU_RUNTIME_BYTES - measured["runtime"]) / measured["runtime"] < 0.15

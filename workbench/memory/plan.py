@@ -35,9 +35,6 @@ HIDDEN_COPIES = 8
 # GPU: CUDA context and cuBLAS workspaces (0.5-1 GB in practice) plus allocator fragmentation.
 GPU_CONTEXT_BYTES = 1 * GIB
 GPU_FRAGMENTATION = 0.05
-# CPU: Python with torch 2.13 and transformers 5.24 imported, before any model: 422 MiB peak RSS
-# measured on this project's machine (tests/test_memory_plan_measured.py measures it again).
-CPU_RUNTIME_BYTES = 450 * 2**20
 DEFAULT_CONTEXT_TOKENS = 4096  # the vLLM benchmark's prompt length (REFERENCE section 2)
 
 
@@ -46,6 +43,7 @@ class Capacity:
     bytes: int
     source: str
     gpu: bool
+    free_now: bool  # measured free memory: the process already running (and its CUDA context) is outside it
 
 
 @dataclass
@@ -144,14 +142,14 @@ def capacity_of(hardware: str) -> Capacity:
         if not torch.cuda.is_available():
             raise InvalidSettingError("hardware", hardware, "'cpu' or a profile name: torch sees no GPU here")
         free, total = torch.cuda.mem_get_info()
-        return Capacity(free, f"free memory of {torch.cuda.get_device_name()} now ({total / 1e9:.1f} GB in all)", True)
+        return Capacity(free, f"free memory of {torch.cuda.get_device_name()} now ({total / 1e9:.1f} GB in all)", True, True)
     if hardware == "cpu":
-        return Capacity(_available_ram(), "MemAvailable in /proc/meminfo now", False)
+        return Capacity(_available_ram(), "MemAvailable in /proc/meminfo now", False, True)
     from workbench.cost.hardware import hardware_profile
 
     profile = hardware_profile(hardware)
     # Vendors' "32 GB" of GPU memory is 32 GiB (an RTX 5090 reports 32,607 MiB), so GiB it is.
-    return Capacity(int(profile.memory_gb * GIB), f"{profile.device}: {profile.memory_gb:g} GiB ({profile.source}, {profile.date})", True)
+    return Capacity(int(profile.memory_gb * GIB), f"{profile.device}: {profile.memory_gb:g} GiB ({profile.source}, {profile.date})", True, False)
 
 
 def _available_ram() -> int:
@@ -188,7 +186,8 @@ def _plan(shape: Geometry, precision: Precision, block: int | None, context: int
     # A GPU sees only the copies; the mapping stays in host memory.
     loading = 0 if capacity.gpu else weights + shape.largest_tensor
     base = weights + kv + logits + activations
-    overhead = GPU_CONTEXT_BYTES + math.ceil(GPU_FRAGMENTATION * base) if capacity.gpu else CPU_RUNTIME_BYTES
+    cuda_context = 0 if capacity.free_now else GPU_CONTEXT_BYTES
+    overhead = cuda_context + math.ceil(GPU_FRAGMENTATION * base) if capacity.gpu else 0
     window = f"sliding layers hold at most {shape.sliding_window:,}" if shape.sliding_window else "no sliding window"
     how = {
         "weights": f"{shape.total_params:,} parameters: {precision.how}" if precision.quantized else f"{shape.total_params:,} parameters x {b} bytes",
@@ -197,8 +196,9 @@ def _plan(shape: Geometry, precision: Precision, block: int | None, context: int
         "activations": "largest forward: prefill of the context or one step" + (", attention scores materialised (CPU)" if not capacity.gpu else ""),
         "loading": "none on the GPU: the checkpoint is read in host memory" if capacity.gpu
         else "the mapped checkpoint while it is copied, and the finite-weights check of the largest tensor",
-        "overhead": "CUDA context and workspaces (1 GiB) + 5% allocator fragmentation" if capacity.gpu
-        else "Python + torch + transformers process (measured here)",
+        "overhead": ("5% allocator fragmentation (the CUDA context is already outside the free memory)" if capacity.free_now
+                     else "CUDA context and workspaces (1 GiB) + 5% allocator fragmentation") if capacity.gpu
+        else "none beyond the running Python process, which is already outside MemAvailable",
     }
     return MemoryPlan(
         model=shape.name, kind=shape.kind, hardware=hardware, precision=precision.name, context_tokens=context,
