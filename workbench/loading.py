@@ -34,7 +34,13 @@ from workbench.model_folder import (
     read_workbench_json,
     refuse_remote_code,
 )
-from workbench.quantization import Quantization, check_quantization, checkpoint_precision, transformers_config
+from workbench.quantization import (
+    Quantization,
+    check_quantization,
+    checkpoint_precision,
+    ensure_quantized,
+    transformers_config,
+)
 from workbench.registry import REGISTRY
 from workbench.settings import MAX_STEPS, ModelLimits
 from workbench.versions import require_supported
@@ -156,7 +162,10 @@ def _load_folder(
     is_diffusion = config.model_type == "diffusion_gemma"
     model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
     quantizing = transformers_config(quantized, config, dtype) if quantized else None
-    model = read_weights(model_class, folder, dtype, trust_remote_code, quantizing).to(device)
+    model = read_weights(model_class, folder, dtype, trust_remote_code, quantizing)
+    if quantized is not None:
+        ensure_quantized(model, quantized, name)
+    model = model.to(device)
     tokenizer = read_tokenizer(folder, int(text_config.vocab_size), trust_remote_code)
     context = int(getattr(text_config, "max_position_embeddings", 2048))
     limits = ModelLimits(

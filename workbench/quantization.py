@@ -10,7 +10,11 @@ Each name maps to the library that does the work and the precision the memory pl
   CUDA GPU do the rest.
 
 Where a backend cannot run on the chosen device the error says so before anything loads; nothing
-falls back to full precision quietly. Left out: GGUF (llama.cpp), AWQ/GPTQ packing, quantizing
+falls back to full precision quietly: after loading, `ensure_quantized` counts the layers really
+converted. transformers 5.24's TorchAoConfig path converts Gemma's layers but none of
+DiffusionGemma's (its weight conversion never matches the shared encoder/decoder keys, and says
+nothing), so for torchao formats every text-layer projection loading left at full precision is converted
+with torchao's own `quantize_` afterwards, on the CPU before the model moves to the device. Left out: GGUF (llama.cpp), AWQ/GPTQ packing, quantizing
 DiffusionGemma's fused experts (torchao's weight-only configs touch `nn.Linear` layers only).
 """
 
@@ -72,14 +76,8 @@ def transformers_config(chosen: Quantization, config: Any, compute_dtype: torch.
         return None
     from transformers import BitsAndBytesConfig, TorchAoConfig
 
-    if chosen.name == "torchao-int8":
-        from torchao.quantization import Int8WeightOnlyConfig
-
-        return TorchAoConfig(Int8WeightOnlyConfig())
-    if chosen.name == "torchao-int4":
-        from torchao.quantization import Int4WeightOnlyConfig
-
-        return TorchAoConfig(Int4WeightOnlyConfig(group_size=128))
+    if chosen.package == "torchao":
+        return TorchAoConfig(_torchao_config(chosen))
     if chosen.name == "bnb-8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
@@ -92,3 +90,33 @@ def checkpoint_precision(config: Any) -> str:
     own = own if isinstance(own, dict) else getattr(own, "to_dict", dict)()
     bits = [group.get("weights", {}).get("num_bits") for group in own.get("config_groups", {}).values()]
     return "fp8" if bits and all(b == 8 for b in bits) else "fp4"
+
+
+def _torchao_config(chosen: Quantization) -> Any:
+    from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig
+
+    return Int8WeightOnlyConfig() if chosen.name == "torchao-int8" else Int4WeightOnlyConfig(group_size=128)
+
+
+def ensure_quantized(model: torch.nn.Module, chosen: Quantization, name: str) -> int:
+    """How many linear layers hold quantized weights; torchao converts text-layer ones loading left alone."""
+    if chosen.package == "torchao":
+        from torchao.quantization import quantize_
+
+        quantize_(model, _torchao_config(chosen), filter_fn=_left_in_text_layers)
+    converted = sum(not _plain(m) for m in model.modules() if isinstance(m, torch.nn.Linear))
+    if converted == 0:
+        from workbench.errors import ModelUnavailableError
+
+        raise ModelUnavailableError(f"{name!r}: {chosen.name} left every layer at full precision; not loading it as quantized")
+    return converted
+
+
+def _plain(module: torch.nn.Module) -> bool:
+    # Quantized weights are tensor subclasses (torchao) or bitsandbytes' own parameter types.
+    return type(module.weight) in (torch.Tensor, torch.nn.Parameter)
+
+
+def _left_in_text_layers(module: torch.nn.Module, name: str) -> bool:
+    # The layers the memory plan counts as quantized: the text stack's projections, not the vision tower.
+    return isinstance(module, torch.nn.Linear) and _plain(module) and ".layers." in name and "vision" not in name
