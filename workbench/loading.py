@@ -103,9 +103,6 @@ def load(
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
     quantized = check_quantization(quantization, resolved_device)
-    if quantized is None or quantized.precision:
-        precision = quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype]
-        _refuse_if_it_cannot_fit(spec, resolved_device, precision)
     started = time.perf_counter()
     if entry is not None:
         folder = _folder_for_entry(spec)
@@ -121,6 +118,9 @@ def load(
         )
     if not trust_remote_code:
         refuse_remote_code(spec, folder)
+    # After the cache lookup or hub probe (which download nothing), before any weights are read.
+    if quantized is None or quantized.precision:
+        _refuse_if_it_cannot_fit(spec, resolved_device, quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype])
     return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code, quantized)
 
 
