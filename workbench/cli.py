@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=_run_doctor)
 
-    memory = commands.add_parser("plan", help="memory a run needs (weights, KV cache, logits, activations) and whether it fits")
+    memory = commands.add_parser("plan", help="memory a run needs (weights, KV cache, logits, activations) and whether it fits (exit 1 if not)")
     memory.add_argument("model", help="registered name, model folder or cached hub id")
     memory.add_argument("--hardware", default="attached",
                         help="profile name (see workbench/cost/data/hardware.csv), 'attached' (the GPU's free memory) or 'cpu'")
