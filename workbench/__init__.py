@@ -3,7 +3,7 @@
 The engine (load, generate, trace, measure) lives here and never imports ipywidgets; the widgets in
 `workbench.widgets` are thin views over it.
 
-`import workbench` is cheap: torch and transformers load when `load`, `models` or a result type is
+`import workbench` is cheap: torch and transformers load when `load`, `models`, `plan` or a result type is
 first used, so the `workbench` command starts (and answers `--help` or Ctrl-C) at once.
 """
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.errors import (
     InvalidSettingError,
+    ModelDoesNotFitError,
     ModelUnavailableError,
     UnsupportedVersionError,
     WorkbenchError,
@@ -21,12 +22,14 @@ from workbench.errors import (
 
 if TYPE_CHECKING:
     from workbench.loading import load
+    from workbench.memory import plan
     from workbench.registry import models
     from workbench.result import DenoisingStep, GenerationResult, StepEvent
 
 _LAZY = {
     "load": "workbench.loading",
     "models": "workbench.registry",
+    "plan": "workbench.memory",
     "DenoisingStep": "workbench.result",
     "GenerationResult": "workbench.result",
     "StepEvent": "workbench.result",
@@ -36,12 +39,14 @@ __all__ = [
     "DenoisingStep",
     "GenerationResult",
     "InvalidSettingError",
+    "ModelDoesNotFitError",
     "ModelUnavailableError",
     "StepEvent",
     "UnsupportedVersionError",
     "WorkbenchError",
     "load",
     "models",
+    "plan",
 ]
 __version__ = "0.1.0"
 

@@ -7,6 +7,7 @@
     workbench doctor                            # versions in use, and whether each is a tested one
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
+    workbench plan diffusiongemma-26b-a4b --hardware rtx-5090 --precision bf16   # will it fit? before any download
 
 Errors a user can fix (a bad setting, a missing model, a mistyped option) are printed as one line
 without a traceback and the exit status is 2. Ctrl-C, at any moment, ends the command with one line
@@ -78,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=_run_doctor)
 
+    memory = commands.add_parser("plan", help="memory a run needs (weights, KV cache, logits, activations) and whether it fits (exit 1 if not)")
+    memory.add_argument("model", help="registered name, model folder or cached hub id")
+    memory.add_argument("--hardware", default="attached",
+                        help="profile name (see workbench/cost/data/hardware.csv), 'attached' (the GPU's free memory) or 'cpu'")
+    memory.add_argument("--precision", default="bf16", help="fp32, bf16, fp16, fp8, int8, int4, nf4 or fp4")
+    memory.add_argument("--block-size", type=int, help="diffusion: canvas length (default: the model's own)")
+    memory.add_argument("--context-tokens", type=int, help="prompt plus generated tokens (default: 4096 or the model's context)")
+    memory.add_argument("--json", action="store_true")
+    memory.set_defaults(func=_run_plan)
+
     register_cost_commands(commands)  # breakeven, roofline
     return parser
 
@@ -127,6 +138,15 @@ def _run_models(args: argparse.Namespace) -> int:
     table = models()
     print(table.to_json(orient="records", indent=2) if args.json else table.drop(columns=["location"]).to_string(index=False))
     return 0
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from workbench.memory import plan
+
+    result = plan(args.model, hardware=args.hardware, precision=args.precision, block_size=args.block_size,
+                  context_tokens=args.context_tokens)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result)
+    return 0 if result.fits else 1
 
 
 def _run_doctor(args: argparse.Namespace) -> int:

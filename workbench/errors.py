@@ -3,7 +3,8 @@
 `InvalidSettingError` is raised for any bad input (a knob out of range, an unknown name, an empty
 prompt, a device that is not there). Its message always names the parameter, the value given and
 what is allowed, so the same one line works in a notebook, in a widget and on the command line.
-`ModelUnavailableError` is raised when a model cannot be loaded (not on disk, hub unreachable).
+`ModelUnavailableError` is raised when a model cannot be loaded (not on disk, hub unreachable);
+its `ModelDoesNotFitError` when the memory plan says it will not fit, before any download.
 `UnsupportedVersionError` is raised at `load()` when an installed library the engine reaches into
 (transformers) lies outside the range workbench was tested with.
 
@@ -32,6 +33,18 @@ class InvalidSettingError(WorkbenchError, ValueError):
 
 class ModelUnavailableError(WorkbenchError, OSError):
     """A model could not be found or fetched."""
+
+
+class ModelDoesNotFitError(ModelUnavailableError):
+    """The memory plan says the model will not fit the device; raised before anything is downloaded."""
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+        advice = "; ".join(plan.suggestions)
+        super().__init__(
+            f"{plan.model!r} in {plan.precision} {plan.verdict()} ({plan.capacity_source})"
+            + (f"; {advice}" if advice else "") + "; see workbench.memory.plan() for the parts"
+        )
 
 
 class UnsupportedVersionError(WorkbenchError, RuntimeError):

@@ -30,6 +30,7 @@ from workbench.settings import (
 )
 
 StepCallback = Callable[[StepEvent], None]
+PRECISION_OF_DTYPE = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 def check_prompt(prompt: Any) -> None:
@@ -72,6 +73,9 @@ class ModelHandle(ABC):
         self.defaults = {**DEFAULTS[self.kind], **defaults}  # complete: the table, then the model's own
         self.limits = limits
         self.eos_ids = _eos_ids(model, tokenizer)  # a plain attribute: benchmarks may switch EOS off
+        # What the weights are stored in; load() sets it for quantized formats, whose tensors still
+        # report the compute dtype. Every result records it in its settings.
+        self.precision = PRECISION_OF_DTYPE.get(self.dtype, str(self.dtype).removeprefix("torch."))
 
     @property
     def device(self) -> torch.device:
@@ -86,7 +90,8 @@ class ModelHandle(ABC):
         return sum(p.numel() for p in self.model.parameters())
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}), {self.parameters / 1e6:.1f}M parameters>"
+        stored = "" if self.precision == PRECISION_OF_DTYPE.get(self.dtype) else f", weights {self.precision}"
+        return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}{stored}), {self.parameters / 1e6:.1f}M parameters>"
 
     def settings(self, **given: Any) -> GenerationSettings:
         """The settings a run with these keywords would use (validated; raises InvalidSettingError).
@@ -154,7 +159,7 @@ class ModelHandle(ABC):
             prompt=prompt,
             text=self.tokenizer.decode(run.committed_ids, skip_special_tokens=True),
             token_ids=list(run.committed_ids),
-            settings=self._recorded_settings(resolved),
+            settings={**self._recorded_settings(resolved), "precision": self.precision},
             finish_reason=run.finish_reason,
             device=str(self.device),
             dtype=str(self.dtype).removeprefix("torch."),

@@ -5,7 +5,12 @@ An http(s) URL instead connects to an OpenAI-compatible server (see `workbench.s
 The folder's config decides the kind: `diffusion_gemma` configs become a `DiffusionModel` on
 transformers' `DiffusionGemmaForBlockDiffusion`, anything else an `AutoregressiveModel` on
 `AutoModelForCausalLM`. An optional `workbench.json` beside the weights gives default settings and
-the canvas lengths the model was trained with. Device and dtype are checked before anything loads.
+the canvas lengths the model was trained with. Device and dtype are checked before anything loads,
+then the memory plan (`workbench.memory`): a model whose configuration is known before download and
+that will not fit the device is refused with the plan's numbers (`ModelDoesNotFitError`).
+`quantization=` loads the weights in a smaller format through transformers' own configs
+(`workbench.quantization`). Left out: planning a pre-quantized checkpoint before download (its
+format is in the checkpoint's config) and a hub id whose config is not cached.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ import torch
 
 from workbench.autoregressive import AutoregressiveModel
 from workbench.diffusion.handle import DiffusionModel
-from workbench.errors import InvalidSettingError, ModelUnavailableError
+from workbench.errors import InvalidSettingError, ModelDoesNotFitError, ModelUnavailableError
 from workbench.gemma_gguf import ensure_converted
-from workbench.handle import ModelHandle
+from workbench.handle import PRECISION_OF_DTYPE, ModelHandle
 from workbench.hub import resolve_hub_model
 from workbench.model_folder import (
     WORKBENCH_JSON,
@@ -30,6 +35,13 @@ from workbench.model_folder import (
     read_weights,
     read_workbench_json,
     refuse_remote_code,
+)
+from workbench.quantization import (
+    Quantization,
+    check_quantization,
+    checkpoint_precision,
+    ensure_quantized,
+    transformers_config,
 )
 from workbench.registry import REGISTRY
 from workbench.settings import MAX_STEPS, ModelLimits
@@ -76,6 +88,7 @@ def load(
     device: str | torch.device = "auto",
     dtype: str | torch.dtype = "auto",
     *,
+    quantization: str | None = None,
     trust_remote_code: bool = False,
     model: str | None = None,
     kind: Literal["autoregressive", "diffusion"] | None = None,
@@ -84,6 +97,9 @@ def load(
     to a served one by URL ("http://HOST:PORT/v1"), where `model` picks one the server serves
     (default: its first) and `kind` says how it generates (the server does not).
 
+    `quantization`: None (the weights as `dtype`), or one of `workbench.quantization.QUANTIZATIONS`
+    (e.g. 'torchao-int8', which runs on a CPU); `dtype` is then the compute dtype.
+
     A folder whose config names its own Python code (`auto_map`) is refused unless
     `trust_remote_code=True`: loading it would run that code. Nothing ever asks on the terminal.
     """
@@ -91,6 +107,8 @@ def load(
         if (device, dtype) != ("auto", "auto"):
             raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
                                       "'auto' for a served model: the server chose them at start-up")
+        if quantization is not None:
+            raise InvalidSettingError("quantization", quantization, "None for a served model: the server loaded its weights")
         from workbench.served.handle import (
             load_served,  # httpx only for those who use a server
         )
@@ -107,6 +125,7 @@ def load(
     entry = REGISTRY.get(spec)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
+    quantized = check_quantization(quantization, resolved_device)
     started = time.perf_counter()
     if entry is not None:
         folder = _folder_for_entry(spec)
@@ -122,7 +141,22 @@ def load(
         )
     if not trust_remote_code:
         refuse_remote_code(spec, folder)
-    return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code)
+    # After the cache lookup or hub probe (which download nothing), before any weights are read.
+    if quantized is None or quantized.precision:
+        _refuse_if_it_cannot_fit(spec, resolved_device, quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype])
+    return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code, quantized)
+
+
+def _refuse_if_it_cannot_fit(spec: str, device: torch.device, precision: str) -> None:
+    """Raise `ModelDoesNotFitError` when the memory plan says no; silent when it cannot be made yet."""
+    from workbench.memory import plan
+
+    try:
+        verdict = plan(spec, hardware="attached" if device.type == "cuda" else "cpu", precision=precision)
+    except (ModelUnavailableError, InvalidSettingError):
+        return  # no configuration before download, or one that needs its own code: load() reports those itself
+    if not verdict.fits:
+        raise ModelDoesNotFitError(verdict)
 
 
 def _folder_for_entry(name: str) -> str:
@@ -140,7 +174,8 @@ def _folder_for_entry(name: str) -> str:
 
 
 def _load_folder(
-    name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool
+    name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool,
+    quantized: Quantization | None = None,
 ) -> ModelHandle:
     from transformers import AutoModelForCausalLM, DiffusionGemmaForBlockDiffusion
 
@@ -149,7 +184,11 @@ def _load_folder(
     text_config = config.get_text_config()
     is_diffusion = config.model_type == "diffusion_gemma"
     model_class = DiffusionGemmaForBlockDiffusion if is_diffusion else AutoModelForCausalLM
-    model = read_weights(model_class, folder, dtype, trust_remote_code).to(device)
+    quantizing = transformers_config(quantized, config, dtype) if quantized else None
+    model = read_weights(model_class, folder, dtype, trust_remote_code, quantizing)
+    if quantized is not None:
+        ensure_quantized(model, quantized, name)
+    model = model.to(device)
     tokenizer = read_tokenizer(folder, int(text_config.vocab_size), trust_remote_code)
     context = int(getattr(text_config, "max_position_embeddings", 2048))
     limits = ModelLimits(
@@ -172,6 +211,8 @@ def _load_folder(
     handle = handle_class(
         name, model, tokenizer, source=folder, load_s=time.perf_counter() - started, defaults=defaults, limits=limits
     )
+    if quantized is not None:
+        handle.precision = quantized.precision or checkpoint_precision(config)
     try:
         with warnings.catch_warnings():  # a default canvas length the model was not trained with is the folder's choice
             warnings.simplefilter("ignore")

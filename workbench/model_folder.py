@@ -47,11 +47,14 @@ def read_config(folder: str, trust_remote_code: bool) -> Any:
         raise ModelUnavailableError(f"{Path(folder) / 'config.json'}: not a usable model config ({_short(error)})") from None
 
 
-def read_weights(model_class: Any, folder: str, dtype: torch.dtype, trust_remote_code: bool) -> torch.nn.Module:
+def read_weights(
+    model_class: Any, folder: str, dtype: torch.dtype, trust_remote_code: bool, quantization_config: Any = None
+) -> torch.nn.Module:
     """The model with every weight from the folder, or an error: no layer is left at random."""
+    quantizing = {} if quantization_config is None else {"quantization_config": quantization_config}
     try:
         model, info = model_class.from_pretrained(
-            folder, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True
+            folder, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True, **quantizing
         )
     except Exception as error:  # truncated or missing safetensors, shapes that do not fit the config
         raise ModelUnavailableError(f"{folder}: the weights cannot be read ({_short(error)})") from None
@@ -66,7 +69,10 @@ def read_weights(model_class: Any, folder: str, dtype: torch.dtype, trust_remote
             raise ModelUnavailableError(
                 f"{folder}: the weights do not match config.json: {len(names)} tensors {what}, e.g. {names[0]}"
             )
-    broken = next((name for name, tensor in model.state_dict().items() if not torch.isfinite(tensor).all()), None)
+    # Quantized weights are tensor subclasses (integer codes + scales) without isfinite: the check
+    # covers the plain tensors, and a quantizer fed NaN weights fails on its own while converting.
+    plain = ((name, tensor) for name, tensor in model.state_dict().items() if type(tensor) in (torch.Tensor, torch.nn.Parameter))
+    broken = next((name for name, tensor in plain if not torch.isfinite(tensor).all()), None)
     if broken is not None:
         raise ModelUnavailableError(f"{folder}: weight {broken} holds NaN or infinite values")
     return model

@@ -1,0 +1,137 @@
+"""DiffusionGemma and Gemma 4 26B-A4B at their real geometry, random weights: per-step time at real shapes.
+
+Builds each model from the published configuration (`workbench/memory/configs/`) with a stated
+number of layers (memory allows few on a CPU) and random weights, then times, in bf16:
+
+- DiffusionGemma: one denoising step (the decoder over the canvas, reading a cached prompt) at canvas
+  16, 32, 64, 128, 256, through `workbench.transformers_adapter` (encode_prefix, denoise_logits);
+- Gemma 4: one autoregressive decode step (one token, the same cached prompt).
+
+Each is timed with 1 and with 2 of the built layers in use, so a step splits into a fixed part
+(embedding, logits over the 262,144-token vocabulary) and a per-layer part; the full-depth step is
+fixed + 30 x per-layer. Printed: per-step time, positions/s (canvas / step time) and, on a GPU with
+a matching --hardware profile, the fraction of its roofline (`workbench.cost`): 3.8B active
+parameters per position, all 25.2B read by a canvas forward (model card figures). On a CPU there
+is no roofline profile, so that column is None with the reason. The 1-versus-2-layer split needs a
+quiet machine: on a shared CPU with --small's 2 repeats it is noise-dominated (the raw 1- and
+2-layer times are printed beside the extrapolation so that this shows). The vision tower is built tiny (it
+plays no part in text steps). Left out: quality (random weights), early exit, quantized formats.
+
+    python benchmarks/realistic_shapes.py --small      # CPU: canvas 16-64, 2 repeats, a few minutes
+    python benchmarks/realistic_shapes.py --hardware rtx-5090   # on that GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from workbench import transformers_adapter as adapter
+from workbench.cost import roofline_for
+from workbench.memory.geometry import CONFIGS_DIR
+
+LAYERS_BUILT = 2
+TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+               "num_key_value_heads": 2, "head_dim": 16}
+
+
+def build(name: str, device: torch.device) -> torch.nn.Module:
+    from transformers import AutoConfig, DiffusionGemmaForBlockDiffusion, Gemma4ForCausalLM
+
+    fields = {k: v for k, v in json.loads((CONFIGS_DIR / f"{name}.json").read_text()).items() if not k.startswith("_")}
+    text = {**fields["text_config"], "num_hidden_layers": LAYERS_BUILT, "layer_types": ["sliding_attention", "full_attention"]}
+    if fields["model_type"] == "diffusion_gemma":
+        config = AutoConfig.for_model("diffusion_gemma", canvas_length=256, text_config=text, vision_config=TINY_VISION)
+        model_class = DiffusionGemmaForBlockDiffusion
+    else:
+        config = AutoConfig.for_model("gemma4_text", **text)
+        model_class = Gemma4ForCausalLM
+    with torch.device("meta"):
+        model = model_class(config)
+    model = model.to_empty(device=device).to(torch.bfloat16)
+    with torch.no_grad():
+        for parameter in model.parameters():  # random weights at a trained model's scale
+            parameter.normal_(0.0, 0.02)
+    return model.eval()
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def diffusion_step_s(model, prompt: int, canvas: int, layers: int, repeats: int, device) -> float:
+    model.config.text_config.num_hidden_layers = LAYERS_BUILT
+    cache = adapter.new_cache(model)  # shaped for the built layers
+    model.config.text_config.num_hidden_layers = layers  # the encoder and decoder stop after this many
+    ids = torch.randint(0, 262_144, (1, prompt), device=device)
+    mask = torch.ones((1, prompt), dtype=torch.bool, device=device)
+    adapter.encode_prefix(model, ids, mask, cache, torch.arange(prompt, device=device).unsqueeze(0))
+    tokens = torch.randint(0, 262_144, (1, canvas), device=device)
+    full = torch.ones((1, prompt + canvas), dtype=torch.bool, device=device)
+    positions = torch.arange(prompt, prompt + canvas, device=device).unsqueeze(0)
+    return timed(lambda: adapter.denoise_logits(model, tokens, None, full, cache, positions), repeats, device)
+
+
+def ar_step_s(model, prompt: int, layers: int, repeats: int, device) -> float:
+    model.config.num_hidden_layers = LAYERS_BUILT
+    cache = adapter.new_cache(model)  # shaped for the built layers (the config checks its layer types)
+    model.config.num_hidden_layers = layers
+    adapter.causal_lm_logits(model, torch.randint(0, 262_144, (1, prompt), device=device), cache)
+    token = torch.randint(0, 262_144, (1, 1), device=device)
+    # Each timed step appends one token: the context grows from `prompt` by the few repeats, a negligible change.
+    return timed(lambda: adapter.causal_lm_logits(model, token, cache), repeats, device)
+
+
+def full_depth(one: float, two: float) -> tuple[float, float]:
+    per_layer = max(two - one, 0.0)
+    return one - per_layer + 30 * per_layer, per_layer
+
+
+def roofline_share(hardware: str | None, positions: int, step_s: float, device) -> tuple[float | None, str]:
+    if device.type != "cuda" or hardware is None:
+        return None, "no roofline: this is not a GPU run with a --hardware profile"
+    roof = roofline_for(hardware, precision="bf16", active_params_billion=3.8, weights_read_billion=25.2)
+    return positions / step_s / roof.tokens_per_s(positions, positions), f"of the {hardware} bf16 roofline"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="CPU-sized: canvas 16-64, 2 repeats")
+    parser.add_argument("--hardware", help="profile of the attached GPU, for the roofline fraction")
+    parser.add_argument("--prompt-tokens", type=int, default=64)
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    canvases, repeats = ([16, 32, 64], 2) if args.small else ([16, 32, 64, 128, 256], 5)
+    print(f"device {device}, bf16, random weights, {LAYERS_BUILT} layers built, full depth (30) extrapolated from 1 and 2")
+    dg = build("diffusiongemma-26b-a4b", device)
+    for canvas in canvases:
+        one, two = (diffusion_step_s(dg, args.prompt_tokens, canvas, k, repeats, device) for k in (1, 2))
+        step, per_layer = full_depth(one, two)
+        share, why = roofline_share(args.hardware, canvas, step, device)
+        print(f"DiffusionGemma canvas {canvas:>3}: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
+              f"{canvas / step:8.1f} positions/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})")
+    del dg
+    ar = build("gemma-4-26b-a4b", device)
+    one, two = (ar_step_s(ar, args.prompt_tokens, k, repeats, device) for k in (1, 2))
+    step, per_layer = full_depth(one, two)
+    share, why = roofline_share(args.hardware, 1, step, device)
+    print(f"Gemma 4 AR decode: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
+          f"{1 / step:8.1f} tokens/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})")
+
+
+if __name__ == "__main__":
+    main()
