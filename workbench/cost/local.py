@@ -33,7 +33,8 @@ Basis = Literal["measured", "given", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"
 # Beyond these no single box goes: a larger figure is a slip (wrong unit, a pasted exponent) and is
 # refused, so it can never overflow into a made-up cost.
-MAX_TOKENS_PER_S = 10_000_000.0
+MIN_TOKENS_PER_S, MAX_TOKENS_PER_S = 0.001, 10_000_000.0  # below the minimum a month's output rounds to 0
+MIN_HOURS_PER_DAY = 0.01  # less than a minute a day of use is no use to price
 MAX_JOULES_PER_TOKEN = 10_000.0
 MAX_WATTS = 100_000.0
 
@@ -57,15 +58,17 @@ class LocalSetup:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        positive = ("price_usd", "tokens_per_s", "joules_per_token", "lifetime_years")
+        positive = ("price_usd", "joules_per_token")
         for name in positive:
             check_float(name, getattr(self, name), 0.0, None, low_inclusive=False)
+        check_float("tokens_per_s", self.tokens_per_s, MIN_TOKENS_PER_S, MAX_TOKENS_PER_S)
+        check_float("lifetime_years", self.lifetime_years, 0.01, 50.0)  # from days to decades
         if self.idle_power_w is not None:
             check_float("idle_power_w", self.idle_power_w, 0.0, None)
         try:
-            check_float("hours_per_day", self.hours_per_day, 0.0, 24.0, low_inclusive=False)
+            check_float("hours_per_day", self.hours_per_day, MIN_HOURS_PER_DAY, 24.0)
         except InvalidSettingError:
-            allowed = "hours of generation per day, > 0 and <= 24 (utilisation cannot pass 100%)"
+            allowed = f"hours of generation per day, >= {MIN_HOURS_PER_DAY} and <= 24 (utilisation cannot pass 100%)"
             raise InvalidSettingError("hours_per_day", self.hours_per_day, allowed) from None
         if check_float("start_hour", self.start_hour, 0.0, 24.0) == 24.0:
             raise InvalidSettingError("start_hour", self.start_hour, "an hour of the day, >= 0 and < 24")
@@ -166,10 +169,10 @@ def local_setup(
 
 def _speed(given: float | None, run: Measurement | None) -> tuple[float, Basis]:
     if given is not None:
-        return check_float("tokens_per_s", given, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "given"
+        return check_float("tokens_per_s", given, MIN_TOKENS_PER_S, MAX_TOKENS_PER_S), "given"
     if run is None or run.tokens_per_s is None:
         raise InvalidSettingError("tokens_per_s", None, "a speed > 0 in tokens/s, given or from a measured run")
-    return check_float("run tokens_per_second", run.tokens_per_s, 0.0, MAX_TOKENS_PER_S, low_inclusive=False), "measured"
+    return check_float("run tokens_per_second", run.tokens_per_s, MIN_TOKENS_PER_S, MAX_TOKENS_PER_S), "measured"
 
 
 def _energy(
