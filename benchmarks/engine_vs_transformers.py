@@ -38,24 +38,32 @@ Spread = tuple[float, float, float]  # median, 25th and 75th percentile of the p
 def compare_ar(name: str, prompt: str, new_tokens: int, repeats: int, device: str) -> Spread:
     handle = workbench.load(name, device=device)
     ids = handle.tokenizer(prompt, return_tensors="pt")["input_ids"].to(handle.device)
-    # EOS disabled on both sides so every run produces exactly `new_tokens` tokens.
-    ours = lambda: handle.generate(prompt, max_new_tokens=new_tokens, temperature=0, seed=0).new_tokens  # noqa: E731
-    theirs = lambda: handle.model.generate(  # noqa: E731
-        ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False
-    ).shape[1] - ids.shape[1]
+
+    # EOS disabled on both sides (in _ratio) so every run produces exactly `new_tokens` tokens.
+    def ours() -> int:
+        return handle.generate(prompt, max_new_tokens=new_tokens, temperature=0, seed=0).new_tokens
+
+    def theirs() -> int:
+        out = handle.model.generate(ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+        return out.shape[1] - ids.shape[1]
+
     return _ratio(handle, ours, theirs, repeats)
 
 
 def compare_diffusion(name: str, prompt: str, new_tokens: int, steps: int, repeats: int, device: str) -> Spread:
     handle = workbench.load(name, device=device)
     ids = handle.tokenizer(prompt, return_tensors="pt")["input_ids"].to(handle.device)
-    ours = lambda: handle.generate(  # noqa: E731
-        prompt, max_new_tokens=new_tokens, steps=steps, early_exit=False, seed=0
-    ).new_tokens
-    # A confidence threshold no canvas reaches turns transformers' early exit off, like ours.
-    theirs = lambda: handle.model.generate(  # noqa: E731
-        ids, max_new_tokens=new_tokens, max_denoising_steps=steps, confidence_threshold=1e-30
-    ).sequences.shape[1] - ids.shape[1]
+
+    def ours() -> int:
+        return handle.generate(prompt, max_new_tokens=new_tokens, steps=steps, early_exit=False, seed=0).new_tokens
+
+    def theirs() -> int:
+        # A confidence threshold no canvas reaches turns transformers' early exit off, like ours.
+        out = handle.model.generate(
+            ids, max_new_tokens=new_tokens, max_denoising_steps=steps, confidence_threshold=1e-30
+        )
+        return out.sequences.shape[1] - ids.shape[1]
+
     return _ratio(handle, ours, theirs, repeats)
 
 
@@ -97,8 +105,10 @@ def main() -> None:
 
 def _report(kind: str, name: str, spread: Spread, repeats: int) -> None:
     median, low, high = spread
-    print(f"{kind:<15} {name}: engine / transformers tokens/s = {median:.3f} (middle half {low:.3f}-{high:.3f}, "
-          f"{repeats} paired runs; target >= 0.95)")
+    print(
+        f"{kind:<15} {name}: engine / transformers tokens/s = {median:.3f} (middle half {low:.3f}-{high:.3f}, "
+        f"{repeats} paired runs; target >= 0.95)"
+    )
 
 
 if __name__ == "__main__":

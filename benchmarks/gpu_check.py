@@ -43,9 +43,13 @@ def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, *
     tokens = sum(r.new_tokens for r in results)
     energy, marginal = reading["gpu_energy_j"], reading["marginal_energy_j"]
     return {
-        "model": name, "runs": len(results), "tokens": tokens, "window_s": round(reading["window_s"], 2),
+        "model": name,
+        "runs": len(results),
+        "tokens": tokens,
+        "window_s": round(reading["window_s"], 2),
         "tokens_per_s": round(tokens / reading["window_s"], 1),
-        "gpu_energy_j": energy, "gpu_energy_missing": reading["gpu_energy_missing"],
+        "gpu_energy_j": energy,
+        "gpu_energy_missing": reading["gpu_energy_missing"],
         "gpu_energy_method": reading["gpu_energy_method"],
         "joules_per_token": round(energy / tokens, 4) if energy is not None else None,
         "marginal_joules_per_token": round(marginal / tokens, 4) if marginal is not None else None,
@@ -60,11 +64,29 @@ def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeat
     from workbench import transformers_adapter as adapter
 
     config = DiffusionGemmaConfig(
-        text_config=dict(vocab_size=32_768, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-                         num_attention_heads=hidden // 128, num_key_value_heads=2, head_dim=128, global_head_dim=128,
-                         num_experts=8, top_k_experts=2, moe_intermediate_size=hidden, max_position_embeddings=8192),
-        vision_config=dict(model_type="gemma4_vision", hidden_size=16, intermediate_size=16, num_hidden_layers=1,
-                           num_attention_heads=1, num_key_value_heads=1, head_dim=16),
+        text_config=dict(
+            vocab_size=32_768,
+            hidden_size=hidden,
+            intermediate_size=4 * hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=hidden // 128,
+            num_key_value_heads=2,
+            head_dim=128,
+            global_head_dim=128,
+            num_experts=8,
+            top_k_experts=2,
+            moe_intermediate_size=hidden,
+            max_position_embeddings=8192,
+        ),
+        vision_config=dict(
+            model_type="gemma4_vision",
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            num_key_value_heads=1,
+            head_dim=16,
+        ),
     )
     model = DiffusionGemmaForBlockDiffusion(config).to("cuda", torch.bfloat16).eval()
     rows = []
@@ -84,7 +106,9 @@ def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeat
                 adapter.denoise_logits(model, tokens, None, attention, cache, positions)
             torch.cuda.synchronize()
             per_step = (time.perf_counter() - started) / repeats
-            rows.append({"canvas": canvas, "ms_per_step": round(per_step * 1e3, 3), "positions_per_s": round(canvas / per_step)})
+            rows.append(
+                {"canvas": canvas, "ms_per_step": round(per_step * 1e3, 3), "positions_per_s": round(canvas / per_step)}
+            )
     return rows
 
 
@@ -103,7 +127,11 @@ def main() -> None:
     idle_w = measure_idle_power("cuda:0", seconds=5.0)
     print(f"idle power: {idle_w} W")
     print(json.dumps(energy_runs(args.ar, args.prompt, args.window_s, idle_w, max_new_tokens=128), indent=1))
-    print(json.dumps(energy_runs(args.diffusion, args.prompt, args.window_s, idle_w, max_new_tokens=128, steps=16), indent=1))
+    print(
+        json.dumps(
+            energy_runs(args.diffusion, args.prompt, args.window_s, idle_w, max_new_tokens=128, steps=16), indent=1
+        )
+    )
     for row in step_latency_by_canvas(args.hidden, args.layers, [16, 32, 64, 128, 256, 512, 1024]):
         print(row)
 

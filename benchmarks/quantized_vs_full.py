@@ -32,7 +32,8 @@ def compare(name: str, quantization: str, device: str, seeds: int, new_tokens: i
     positions = sum(min(len(x), len(y)) for x, y in pairs)
     rate = lambda results: sum(r.new_tokens for r in results) / sum(r.total_s for r in results)  # noqa: E731
     row = {
-        "model": name, "precision": f"{b[0].settings['precision']} vs {a[0].settings['precision']}",
+        "model": name,
+        "precision": f"{b[0].settings['precision']} vs {a[0].settings['precision']}",
         "runs identical": sum(x == y for x, y in pairs) / len(pairs),
         "positions equal": sum(p == q for x, y in pairs for p, q in zip(x, y)) / max(positions, 1),
         "speed ratio": rate(b) / rate(a),
@@ -55,7 +56,11 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.models:
         row = compare(name, args.quantization, args.device, args.seeds, args.new_tokens)
-        print("  ".join(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}" for key, value in row.items()))
+        print(
+            "  ".join(
+                f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}" for key, value in row.items()
+            )
+        )
 
 
 if __name__ == "__main__":

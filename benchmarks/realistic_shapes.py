@@ -35,15 +35,25 @@ from workbench.cost import roofline_for
 from workbench.memory.geometry import CONFIGS_DIR
 
 LAYERS_BUILT = 2
-TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-               "num_key_value_heads": 2, "head_dim": 16}
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+}
 
 
 def build(name: str, device: torch.device) -> torch.nn.Module:
     from transformers import AutoConfig, DiffusionGemmaForBlockDiffusion, Gemma4ForCausalLM
 
     fields = {k: v for k, v in json.loads((CONFIGS_DIR / f"{name}.json").read_text()).items() if not k.startswith("_")}
-    text = {**fields["text_config"], "num_hidden_layers": LAYERS_BUILT, "layer_types": ["sliding_attention", "full_attention"]}
+    text = {
+        **fields["text_config"],
+        "num_hidden_layers": LAYERS_BUILT,
+        "layer_types": ["sliding_attention", "full_attention"],
+    }
     if fields["model_type"] == "diffusion_gemma":
         config = AutoConfig.for_model("diffusion_gemma", canvas_length=256, text_config=text, vision_config=TINY_VISION)
         model_class = DiffusionGemmaForBlockDiffusion
@@ -116,21 +126,27 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     canvases, repeats = ([16, 32, 64], 2) if args.small else ([16, 32, 64, 128, 256], 5)
-    print(f"device {device}, bf16, random weights, {LAYERS_BUILT} layers built, full depth (30) extrapolated from 1 and 2")
+    print(
+        f"device {device}, bf16, random weights, {LAYERS_BUILT} layers built, full depth (30) extrapolated from 1 and 2"
+    )
     dg = build("diffusiongemma-26b-a4b", device)
     for canvas in canvases:
         one, two = (diffusion_step_s(dg, args.prompt_tokens, canvas, k, repeats, device) for k in (1, 2))
         step, per_layer = full_depth(one, two)
         share, why = roofline_share(args.hardware, canvas, step, device)
-        print(f"DiffusionGemma canvas {canvas:>3}: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
-              f"{canvas / step:8.1f} positions/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})")
+        print(
+            f"DiffusionGemma canvas {canvas:>3}: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
+            f"{canvas / step:8.1f} positions/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})"
+        )
     del dg
     ar = build("gemma-4-26b-a4b", device)
     one, two = (ar_step_s(ar, args.prompt_tokens, k, repeats, device) for k in (1, 2))
     step, per_layer = full_depth(one, two)
     share, why = roofline_share(args.hardware, 1, step, device)
-    print(f"Gemma 4 AR decode: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
-          f"{1 / step:8.1f} tokens/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})")
+    print(
+        f"Gemma 4 AR decode: measured {one * 1e3:.1f} / {two * 1e3:.1f} ms at 1 / 2 layers; step {step * 1e3:8.1f} ms at 30 layers ({per_layer * 1e3:.1f} ms/layer), "
+        f"{1 / step:8.1f} tokens/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})"
+    )
 
 
 if __name__ == "__main__":

@@ -28,14 +28,31 @@ def tiny_diffusion_model(seed: int = 0, canvas_length: int = CANVAS):
     torch.manual_seed(seed)
     config = DiffusionGemmaConfig(
         text_config=dict(
-            vocab_size=VOCAB_SIZE, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=128,
-            num_experts=2, top_k_experts=1, moe_intermediate_size=32, sliding_window=64,
-            global_head_dim=16, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+            vocab_size=VOCAB_SIZE,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=16,
+            max_position_embeddings=128,
+            num_experts=2,
+            top_k_experts=1,
+            moe_intermediate_size=32,
+            sliding_window=64,
+            global_head_dim=16,
+            pad_token_id=0,
+            eos_token_id=1,
+            bos_token_id=2,
         ),
         vision_config=dict(
-            model_type="gemma4_vision", hidden_size=16, intermediate_size=16, num_hidden_layers=1,
-            num_attention_heads=1, num_key_value_heads=1, head_dim=16,
+            model_type="gemma4_vision",
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            num_key_value_heads=1,
+            head_dim=16,
         ),
         canvas_length=canvas_length,
     )
@@ -50,9 +67,18 @@ def tiny_ar_model(seed: int = 0):
 
     torch.manual_seed(seed)
     config = Gemma3TextConfig(
-        vocab_size=VOCAB_SIZE, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=128,
-        sliding_window=64, pad_token_id=0, eos_token_id=1, bos_token_id=2,
+        vocab_size=VOCAB_SIZE,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=128,
+        sliding_window=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
     )
     return Gemma3ForCausalLM(config).eval()
 

@@ -51,7 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(500, {"error": {"message": f"bad credentials {self.headers.get('Authorization')}"}})
         if behaviour == "die":  # HTTP/1.1 chunked, as vLLM streams, then the process is gone mid-body
             event = f"data: {json.dumps(_chunk(' once', 11))}\n\n".encode()
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
             time.sleep(0.1)

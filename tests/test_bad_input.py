@@ -32,10 +32,37 @@ from workbench.cost.tables import DATA_DIR
 from workbench.errors import InvalidSettingError
 
 # Values people paste, mistype or that programs produce: each is a case for every option.
-JUNK = st.sampled_from([
-    "", " ", "0", "-1", "-0", "1e999", "-1e999", "nan", "inf", "1e-320", "3.5", "07", "0x10", "1,5", "1.5.2",
-    "abc", "None", "null", "true", "[]", "{}", "é", "\u200b", "9" * 40, "x" * 500, "--json", "schedule",
-])
+JUNK = st.sampled_from(
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "-0",
+        "1e999",
+        "-1e999",
+        "nan",
+        "inf",
+        "1e-320",
+        "3.5",
+        "07",
+        "0x10",
+        "1,5",
+        "1.5.2",
+        "abc",
+        "None",
+        "null",
+        "true",
+        "[]",
+        "{}",
+        "é",
+        "\u200b",
+        "9" * 40,
+        "x" * 500,
+        "--json",
+        "schedule",
+    ]
+)
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -58,20 +85,52 @@ def _holds_the_cli_contract(argv: list[str]) -> None:
         assert len(errors) == 1 and errors[0].startswith("workbench"), (argv, err)
 
 
-BREAKEVEN = ["--hardware", "--price-usd", "--tokens-per-s", "--joules-per-token", "--power-w", "--idle-power-w",
-             "--lifetime-years", "--hours-per-day", "--start-hour", "--resale-fraction", "--system-overhead",
-             "--tariff", "--usd-per-kwh", "--usd-per-eur", "--cloud", "--input-usd-per-m", "--output-usd-per-m",
-             "--batch-discount", "--input-per-output", "--monthly-tokens", "--run-kind", "--run-uuid"]
-ROOFLINE = ["--hardware", "--bandwidth-gb-s", "--tflops", "--active-params-billion", "--weights-read-billion",
-            "--kv-gb-per-forward", "--canvas-tokens", "--steps-per-canvas", "--tokens-per-s", "--precision",
-            "--compute-precision", "--kind"]
+BREAKEVEN = [
+    "--hardware",
+    "--price-usd",
+    "--tokens-per-s",
+    "--joules-per-token",
+    "--power-w",
+    "--idle-power-w",
+    "--lifetime-years",
+    "--hours-per-day",
+    "--start-hour",
+    "--resale-fraction",
+    "--system-overhead",
+    "--tariff",
+    "--usd-per-kwh",
+    "--usd-per-eur",
+    "--cloud",
+    "--input-usd-per-m",
+    "--output-usd-per-m",
+    "--batch-discount",
+    "--input-per-output",
+    "--monthly-tokens",
+    "--run-kind",
+    "--run-uuid",
+]
+ROOFLINE = [
+    "--hardware",
+    "--bandwidth-gb-s",
+    "--tflops",
+    "--active-params-billion",
+    "--weights-read-billion",
+    "--kv-gb-per-forward",
+    "--canvas-tokens",
+    "--steps-per-canvas",
+    "--tokens-per-s",
+    "--precision",
+    "--compute-precision",
+    "--kind",
+]
 
 
 @FUZZ
 @given(options=st.lists(st.tuples(st.sampled_from(BREAKEVEN), JUNK), min_size=1, max_size=4))
 def test_breakeven_bad_options(options):
-    _holds_the_cli_contract(["breakeven", "--hardware", "rtx-5090", "--json",
-                             *(f"{flag}={value}" for flag, value in options)])
+    _holds_the_cli_contract(
+        ["breakeven", "--hardware", "rtx-5090", "--json", *(f"{flag}={value}" for flag, value in options)]
+    )
 
 
 @FUZZ
@@ -87,23 +146,53 @@ COMPARE = ["--max-new-tokens", "--temperature", "--steps", "--block-size", "--sa
 @given(options=st.lists(st.tuples(st.sampled_from(COMPARE), JUNK), min_size=1, max_size=3), prompt=JUNK)
 def test_compare_bad_options(ar_folder, diffusion_folder, options, prompt):
     # The tiny random models keep a run that happens to be valid under a second.
-    argv = ["compare", prompt, "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--no-store",
-            "--max-new-tokens=8", *(f"{flag}={value}" for flag, value in options)]
+    argv = [
+        "compare",
+        prompt,
+        "--ar",
+        str(ar_folder),
+        "--diffusion",
+        str(diffusion_folder),
+        "--no-store",
+        "--max-new-tokens=8",
+        *(f"{flag}={value}" for flag, value in options),
+    ]
     _holds_the_cli_contract(argv)
 
 
-@pytest.mark.parametrize("argv", [["models", "--jsn"], ["doctor", "extra"], ["nonsense"], [], ["compare"],
-                                  ["breakeven", "--data-dir=/nonexistent"], ["breakeven", "--store=/no/such.sqlite",
-                                                                             "--run-uuid=x"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "--jsn"],
+        ["doctor", "extra"],
+        ["nonsense"],
+        [],
+        ["compare"],
+        ["breakeven", "--data-dir=/nonexistent"],
+        ["breakeven", "--store=/no/such.sqlite", "--run-uuid=x"],
+    ],
+)
 def test_other_subcommands_bad_use(argv):
     _holds_the_cli_contract(argv)
 
 
-KNOBS = ["max_new_tokens", "temperature", "seed", "top_k", "top_p", "steps", "block_size", "sampler", "early_exit",
-         "entropy_bound", "threshold"]
+KNOBS = [
+    "max_new_tokens",
+    "temperature",
+    "seed",
+    "top_k",
+    "top_p",
+    "steps",
+    "block_size",
+    "sampler",
+    "early_exit",
+    "entropy_bound",
+    "threshold",
+]
 BAD_VALUES = st.one_of(
     st.sampled_from([-1, 0, -0.5, float("nan"), float("inf"), 10**12, "", "abc", None, [], {}, True, 1e-30]),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
 )
 
 
@@ -116,8 +205,9 @@ def test_api_knob_is_valid_or_named(diffusion, knob, value):
         assert error.parameter == knob
     # A value the check accepted must also run.
     else:
-        diffusion.generate("once upon a time", **{knob: value, "max_new_tokens": 8} if knob != "max_new_tokens"
-                           else {knob: value})
+        diffusion.generate(
+            "once upon a time", **{knob: value, "max_new_tokens": 8} if knob != "max_new_tokens" else {knob: value}
+        )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -129,8 +219,13 @@ def test_api_unknown_or_bad_knob_for_ar_is_named(autoregressive, knob, value):
         assert error.parameter == knob
 
 
-LOADERS = {"hardware.csv": load_hardware, "cloud_prices.csv": load_cloud_prices, "gpu_rental.csv": load_gpu_rental,
-           "tariffs.csv": load_tariffs, "speed_claims.csv": load_speed_claims}
+LOADERS = {
+    "hardware.csv": load_hardware,
+    "cloud_prices.csv": load_cloud_prices,
+    "gpu_rental.csv": load_gpu_rental,
+    "tariffs.csv": load_tariffs,
+    "speed_claims.csv": load_speed_claims,
+}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

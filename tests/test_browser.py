@@ -60,7 +60,9 @@ def lab(tmp_path):
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),  # the kernel imports this checkout
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+        ),  # the kernel imports this checkout
         "WORKBENCH_STORE": str(tmp_path / "results.sqlite"),  # the panel's runs do not go into the user's store
         "OMP_NUM_THREADS": "1",  # two torch threads on two shared cores spin against each other
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
@@ -145,4 +147,3 @@ def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
             expect(page.locator(".wb-results")).to_contain_text(f"steps={moved} ")
         finally:
             browser.close()
-

@@ -11,7 +11,10 @@ import pytest
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
     )
 
@@ -19,8 +22,21 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
     store_path = tmp_path / "runs.sqlite"
     done = run_cli(
-        "compare", "once upon a time", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
-        "--max-new-tokens", "8", "--steps", "3", "--device", "cpu", "--json", "--store", str(store_path),
+        "compare",
+        "once upon a time",
+        "--ar",
+        str(ar_folder),
+        "--diffusion",
+        str(diffusion_folder),
+        "--max-new-tokens",
+        "8",
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+        "--json",
+        "--store",
+        str(store_path),
     )
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout)
@@ -42,8 +58,23 @@ def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
 def test_compare_table(ar_folder, diffusion_folder, capsys):
     from workbench.cli import main
 
-    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder),
-                   "--max-new-tokens", "8", "--steps", "2", "--device", "cpu", "--no-store"])
+    status = main(
+        [
+            "compare",
+            "a cat",
+            "--ar",
+            str(ar_folder),
+            "--diffusion",
+            str(diffusion_folder),
+            "--max-new-tokens",
+            "8",
+            "--steps",
+            "2",
+            "--device",
+            "cpu",
+            "--no-store",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     assert "tokens/s" in out and "diffusion" in out and "autoregressive" in out and "energy" in out
@@ -61,8 +92,20 @@ def test_compare_table(ar_folder, diffusion_folder, capsys):
 def test_errors_are_one_line_and_exit_2(ar_folder, diffusion_folder, capsys, args, message):
     from workbench.cli import main
 
-    status = main(["compare", "a cat", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu",
-                   "--no-store", *args])
+    status = main(
+        [
+            "compare",
+            "a cat",
+            "--ar",
+            str(ar_folder),
+            "--diffusion",
+            str(diffusion_folder),
+            "--device",
+            "cpu",
+            "--no-store",
+            *args,
+        ]
+    )
     lines = capsys.readouterr().err.splitlines()
     errors = [line for line in lines if line.startswith("workbench: error:")]
     assert status == 2 and len(errors) == 1 and message in errors[0]
@@ -70,8 +113,9 @@ def test_errors_are_one_line_and_exit_2(ar_folder, diffusion_folder, capsys, arg
 
 
 def test_a_real_process_prints_no_traceback(ar_folder, diffusion_folder):
-    done = run_cli("compare", "", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu",
-                   "--no-store")
+    done = run_cli(
+        "compare", "", "--ar", str(ar_folder), "--diffusion", str(diffusion_folder), "--device", "cpu", "--no-store"
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["workbench: error: prompt='' is not allowed: a non-empty string"]
 
@@ -97,8 +141,10 @@ def test_help_and_version_answer_without_loading_torch():
     import subprocess
     import sys
 
-    code = "import sys; from workbench.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n" \
-           "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = (
+        "import sys; from workbench.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines() == ["workbench 0.1.0", "False False"], done.stderr
 

@@ -28,9 +28,29 @@ def run(capsys, *argv: str) -> tuple[int, str]:
 def test_breakeven_json_matches_the_worked_example(capsys):
     # Same inputs as test_cost_model's RTX 5090 example: break-even 190.547M tokens/month, payback 21.77 months.
     code, out = run(
-        capsys, "breakeven", "--hardware", "rtx-5090", "--tokens-per-s", "700", "--power-w", "450",
-        "--idle-power-w", "30", "--usd-per-kwh", "0.35", "--input-usd-per-m", "0.06", "--output-usd-per-m", "0.33",
-        "--lifetime-years", "3", "--hours-per-day", "8", "--monthly-tokens", "3e8", "--json",
+        capsys,
+        "breakeven",
+        "--hardware",
+        "rtx-5090",
+        "--tokens-per-s",
+        "700",
+        "--power-w",
+        "450",
+        "--idle-power-w",
+        "30",
+        "--usd-per-kwh",
+        "0.35",
+        "--input-usd-per-m",
+        "0.06",
+        "--output-usd-per-m",
+        "0.33",
+        "--lifetime-years",
+        "3",
+        "--hours-per-day",
+        "8",
+        "--monthly-tokens",
+        "3e8",
+        "--json",
     )
     assert code == 0
     result = json.loads(out)
@@ -47,8 +67,17 @@ def test_breakeven_from_a_measured_run_file(capsys, tmp_path):
     measured = {"tokens_per_second": 650, "joules_per_token": 0.6, "joules_per_token_missing": None, "avg_power_w": 390}
     run_file.write_text(json.dumps(measured))
     code, out = run(
-        capsys, "breakeven", "--hardware", "rtx-5090", "--run", str(run_file), "--tariff", "san-diego",
-        "--cloud", "mercury-2", "--json",
+        capsys,
+        "breakeven",
+        "--hardware",
+        "rtx-5090",
+        "--run",
+        str(run_file),
+        "--tariff",
+        "san-diego",
+        "--cloud",
+        "mercury-2",
+        "--json",
     )
     comparison = json.loads(out)["comparison"]
     assert code == 0
@@ -132,7 +161,16 @@ def test_breakeven_bad_input_raises(capsys, argv, parameter):
 
 def test_roofline_json(capsys):
     code, out = run(
-        capsys, "roofline", "--hardware", "rtx-5090", "--precision", "fp4", "--tokens-per-s", "700", "--kind", "ar",
+        capsys,
+        "roofline",
+        "--hardware",
+        "rtx-5090",
+        "--precision",
+        "fp4",
+        "--tokens-per-s",
+        "700",
+        "--kind",
+        "ar",
         "--json",
     )
     report = json.loads(out)
@@ -169,10 +207,24 @@ NUMBERS = st.one_of(
 def test_breakeven_json_is_valid_or_the_input_is_named(speed, power, idle, hours, kwh, price, monthly):
     from workbench.cli import main
 
-    values = {"tokens-per-s": speed, "power-w": power, "idle-power-w": idle, "hours-per-day": hours,
-              "usd-per-kwh": kwh, "output-usd-per-m": price, "monthly-tokens": monthly}
-    argv = ["breakeven", "--hardware", "rtx-5090", "--input-usd-per-m", "0", "--json",
-            *(f"--{flag}={value!r}" for flag, value in values.items())]  # '=' lets a value start with '-'
+    values = {
+        "tokens-per-s": speed,
+        "power-w": power,
+        "idle-power-w": idle,
+        "hours-per-day": hours,
+        "usd-per-kwh": kwh,
+        "output-usd-per-m": price,
+        "monthly-tokens": monthly,
+    }
+    argv = [
+        "breakeven",
+        "--hardware",
+        "rtx-5090",
+        "--input-usd-per-m",
+        "0",
+        "--json",
+        *(f"--{flag}={value!r}" for flag, value in values.items()),
+    ]  # '=' lets a value start with '-'
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
@@ -183,8 +235,11 @@ def test_breakeven_json_is_valid_or_the_input_is_named(speed, power, idle, hours
     report = _strict_json(out.getvalue())  # no NaN, no Infinity
     for key, value in report["comparison"].items():
         if value is None and not key.endswith("_missing"):
-            assert report["comparison"].get(f"{key}_missing") or key in ("breakeven_tokens_per_month",
-                                                                         "payback_months", "breakeven_utilisation")
+            assert report["comparison"].get(f"{key}_missing") or key in (
+                "breakeven_tokens_per_month",
+                "payback_months",
+                "breakeven_utilisation",
+            )
 
 
 def test_an_overflowing_figure_is_null_with_its_reason():
@@ -210,7 +265,17 @@ def test_breakeven_puts_a_measured_served_run_beside_the_cloud_price(capsys, tmp
     runs = tmp_path / "compare.json"
     listed = [gpu_run("autoregressive", joules=0.9), gpu_run("diffusion"), served_run()]
     runs.write_text(json.dumps([result.to_dict() for result in listed]))
-    base = ("breakeven", "--hardware", "rtx-5090", "--tariff", "san-diego", "--run", str(runs), "--run-kind", "autoregressive")
+    base = (
+        "breakeven",
+        "--hardware",
+        "rtx-5090",
+        "--tariff",
+        "san-diego",
+        "--run",
+        str(runs),
+        "--run-kind",
+        "autoregressive",
+    )
     code, out = run(capsys, *base, "--cloud-run", str(runs), "--json")
     report = json.loads(out)
     assert code == 0 and report["local"]["joules_per_token"] == 0.9  # the local AR run, not the served one

@@ -163,8 +163,12 @@ def test_a_speed_claim_without_a_source_is_refused():
 
 @pytest.mark.parametrize(
     "cell, why",
-    [('"0,35"', "locale decimal comma: read as 35 before"), ("35", "above any tariff: a price in cents?"),
-     ("0.35.1", "two decimal points"), ("1e400", "overflows to inf")],
+    [
+        ('"0,35"', "locale decimal comma: read as 35 before"),
+        ("35", "above any tariff: a price in cents?"),
+        ("0.35.1", "two decimal points"),
+        ("1e400", "overflows to inf"),
+    ],
 )
 def test_a_slipped_number_is_refused_not_priced(tmp_path, cell, why):
     edit = lambda text: text.replace("the product's pitch\",0.35,", f"the product's pitch\",{cell},")  # noqa: E731
@@ -175,5 +179,7 @@ def test_a_slipped_number_is_refused_not_priced(tmp_path, cell, why):
 
 
 def test_thousands_separators_in_groups_of_three_still_read():
-    table = load_hardware(io.StringIO((DATA_DIR / "hardware.csv").read_text().replace("RTX 4090,1599", 'RTX 4090,"1,599"')))
+    table = load_hardware(
+        io.StringIO((DATA_DIR / "hardware.csv").read_text().replace("RTX 4090,1599", 'RTX 4090,"1,599"'))
+    )
     assert table.set_index("name").loc["rtx-4090", "price_usd"] == 1599

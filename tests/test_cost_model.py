@@ -87,8 +87,13 @@ def test_time_of_use_prices_the_hours_the_box_runs():
     # (120 W) idling at 29.5 W: above idle 0.8 - 29.5/150 = 0.603333 J/token = 0.167593 kWh per M tokens.
     def setup(start_hour: float) -> LocalSetup:
         return local_setup(
-            price_usd=4699, tokens_per_s=150, joules_per_token=0.8, idle_power_w=29.5,
-            tariff="san-diego-tou-high", hours_per_day=5, start_hour=start_hour,
+            price_usd=4699,
+            tokens_per_s=150,
+            joules_per_token=0.8,
+            idle_power_w=29.5,
+            tariff="san-diego-tou-high",
+            hours_per_day=5,
+            start_hour=start_hour,
         )
 
     # 16-21 h, all on-peak: 0.167593 x 0.55 = 0.0921759 $/M. 9-14 h, all off-peak: x 0.39 = 0.0653611 $/M.
@@ -143,11 +148,29 @@ def test_measured_run_is_labelled_measured():
 
 def test_a_generation_result_or_a_store_row_is_a_measured_run():
     result = GenerationResult(
-        model="m", kind="diffusion", prompt="p", text="t", token_ids=list(range(100)), settings={},
-        finish_reason="length", device="cuda:0", dtype="bfloat16", load_s=1.0, prefill_s=0.02,
-        time_to_first_token_s=0.1, total_s=0.2, step_times_s=[], forward_passes=6, prompt_tokens=5,
-        telemetry={"joules_per_token": 0.5, "joules_per_token_missing": None, "avg_power_w": 250.0, "idle_power_w": 40,
-                   "idle_power_basis": "measured"},
+        model="m",
+        kind="diffusion",
+        prompt="p",
+        text="t",
+        token_ids=list(range(100)),
+        settings={},
+        finish_reason="length",
+        device="cuda:0",
+        dtype="bfloat16",
+        load_s=1.0,
+        prefill_s=0.02,
+        time_to_first_token_s=0.1,
+        total_s=0.2,
+        step_times_s=[],
+        forward_passes=6,
+        prompt_tokens=5,
+        telemetry={
+            "joules_per_token": 0.5,
+            "joules_per_token_missing": None,
+            "avg_power_w": 250.0,
+            "idle_power_w": 40,
+            "idle_power_basis": "measured",
+        },
     )
     setup = local_setup("rtx-5090", result, usd_per_kwh=0.3)
     # 100 tokens in 0.2 s = 500 tok/s; idle measured alongside the run (by measure_idle_power).
@@ -260,8 +283,13 @@ kwh = st.floats(0.02, 1.0)
 
 def _box(usd_per_kwh: float = 0.35, hours_per_day: float = 8.0) -> LocalSetup:
     return LocalSetup(
-        hardware="test", price_usd=2000.0, tokens_per_s=500.0, joules_per_token=0.9, idle_power_w=40.0,
-        tariff=flat_tariff(usd_per_kwh), hours_per_day=hours_per_day,
+        hardware="test",
+        price_usd=2000.0,
+        tokens_per_s=500.0,
+        joules_per_token=0.9,
+        idle_power_w=40.0,
+        tariff=flat_tariff(usd_per_kwh),
+        hours_per_day=hours_per_day,
     )
 
 
@@ -296,8 +324,13 @@ def test_sensitivity_swing_is_undefined_not_zero_when_both_ends_never_break_even
 
 @pytest.mark.parametrize("device, device_name", [("cpu", None), ("cuda:0", "NVIDIA GeForce RTX 4090")])
 def test_a_run_from_another_device_is_not_priced_as_this_one(device, device_name):
-    run = {"tokens_per_second": 11.9, "joules_per_token": None, "joules_per_token_missing": "no GPU",
-           "device": device, "device_name": device_name}
+    run = {
+        "tokens_per_second": 11.9,
+        "joules_per_token": None,
+        "joules_per_token_missing": "no GPU",
+        "device": device,
+        "device_name": device_name,
+    }
     with pytest.raises(InvalidSettingError, match="a run measured on a GeForce RTX 5090") as caught:
         local_setup("rtx-5090", run, usd_per_kwh=0.3)
     assert caught.value.parameter == "run"
@@ -307,8 +340,12 @@ def test_a_run_from_another_device_is_not_priced_as_this_one(device, device_name
 
 
 def test_a_run_on_the_named_device_is_measured():
-    run = {"tokens_per_second": 680.0, "joules_per_token": 0.55, "device": "cuda:0",
-           "device_name": "NVIDIA GeForce RTX 5090"}
+    run = {
+        "tokens_per_second": 680.0,
+        "joules_per_token": 0.55,
+        "device": "cuda:0",
+        "device_name": "NVIDIA GeForce RTX 5090",
+    }
     setup = local_setup("rtx-5090", run, usd_per_kwh=0.35)
     assert setup.basis["tokens_per_s"] == "measured" and not any("does not record" in n for n in setup.notes)
 

@@ -48,8 +48,11 @@ def test_cumulative_cost_marks_break_even(box):
         bill = lines[f"cloud {cloud.name}"].get_ydata()
         assert bill[12] == pytest.approx(12 * result.cloud_usd_per_month)  # a year of API bills
     markers = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
-    paybacks = sorted(compare_costs(box, c, monthly_tokens=300e6).payback_months for c in CLOUDS
-                      if compare_costs(box, c, monthly_tokens=300e6).payback_months is not None)
+    paybacks = sorted(
+        compare_costs(box, c, monthly_tokens=300e6).payback_months
+        for c in CLOUDS
+        if compare_costs(box, c, monthly_tokens=300e6).payback_months is not None
+    )
     assert sorted(float(m.get_xdata()[0]) for m in markers) == pytest.approx(paybacks)
 
 

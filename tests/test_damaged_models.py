@@ -57,21 +57,35 @@ def _drop_a_layer(tensors: dict) -> None:
 
 DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "config is not JSON": (lambda f: (f / "config.json").write_text("{ not json"), "config.json"),
-    "config of an unknown model type": (_edit_json("config.json", lambda c: c.update(model_type="nonsense")), "config.json"),
+    "config of an unknown model type": (
+        _edit_json("config.json", lambda c: c.update(model_type="nonsense")),
+        "config.json",
+    ),
     "weights missing": (lambda f: (f / "model.safetensors").unlink(), "weights cannot be read"),
     "weights truncated": (_truncate, "weights cannot be read"),
-    "weights of another vocabulary": (_edit_weights(lambda t: [t.update({k: v[:40]}) for k, v in list(t.items())
-                                                               if "embed_tokens" in k]), "weights"),
+    "weights of another vocabulary": (
+        _edit_weights(lambda t: [t.update({k: v[:40]}) for k, v in list(t.items()) if "embed_tokens" in k]),
+        "weights",
+    ),
     "a layer missing from the weights": (_edit_weights(_drop_a_layer), "missing from the weights"),
     "NaN weights": (_edit_weights(_first_weight_nan), "NaN or infinite"),
-    "tokenizer missing": (lambda f: [(f / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
-                          "no usable tokenizer"),
-    "workbench.json not JSON": (lambda f: (f / "workbench.json").write_text("trained_block_sizes: 4"), "workbench.json"),
+    "tokenizer missing": (
+        lambda f: [(f / n).unlink() for n in ("tokenizer.json", "tokenizer_config.json")],
+        "no usable tokenizer",
+    ),
+    "workbench.json not JSON": (
+        lambda f: (f / "workbench.json").write_text("trained_block_sizes: 4"),
+        "workbench.json",
+    ),
     "workbench.json a list": (lambda f: (f / "workbench.json").write_text("[4, 8]"), "workbench.json"),
-    "workbench.json bad block sizes": (_edit_json("workbench.json", lambda w: w.update(trained_block_sizes="4,8")),
-                                       "trained_block_sizes"),
-    "workbench.json bad defaults": (_edit_json("workbench.json", lambda w: w.update(default_settings={"temperature": -1})),
-                                    "default_settings"),
+    "workbench.json bad block sizes": (
+        _edit_json("workbench.json", lambda w: w.update(trained_block_sizes="4,8")),
+        "trained_block_sizes",
+    ),
+    "workbench.json bad defaults": (
+        _edit_json("workbench.json", lambda w: w.update(default_settings={"temperature": -1})),
+        "default_settings",
+    ),
 }
 
 

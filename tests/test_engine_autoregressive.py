@@ -13,7 +13,7 @@ PROMPT = "once upon a time , there was a cat"
 def _reference(handle, **kwargs):
     ids = handle.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
     out = handle.model.generate(ids, **kwargs)
-    tokens = out[0, ids.shape[1]:].tolist()
+    tokens = out[0, ids.shape[1] :].tolist()
     return tokens[: tokens.index(1) + 1] if 1 in tokens else tokens
 
 
@@ -34,11 +34,17 @@ def test_sampling_matches_transformers_for_a_seed(autoregressive, top_k, top_p):
 
 def test_top_k_one_is_greedy(autoregressive):
     greedy = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=15)
-    assert autoregressive.generate(PROMPT, seed=3, temperature=1.5, top_k=1, max_new_tokens=15).token_ids == greedy.token_ids
+    assert (
+        autoregressive.generate(PROMPT, seed=3, temperature=1.5, top_k=1, max_new_tokens=15).token_ids
+        == greedy.token_ids
+    )
 
 
 def test_temperature_and_seed(autoregressive):
-    runs = {seed: autoregressive.generate(PROMPT, seed=seed, temperature=2.0, max_new_tokens=15).token_ids for seed in range(4)}
+    runs = {
+        seed: autoregressive.generate(PROMPT, seed=seed, temperature=2.0, max_new_tokens=15).token_ids
+        for seed in range(4)
+    }
     assert len({tuple(tokens) for tokens in runs.values()}) > 1  # hot sampling varies with the seed
     assert autoregressive.generate(PROMPT, seed=2, temperature=2.0, max_new_tokens=15).token_ids == runs[2]
 

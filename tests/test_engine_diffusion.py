@@ -21,7 +21,7 @@ def test_same_tokens_as_transformers_generate(diffusion, seed):
     torch.manual_seed(seed)
     reference = diffusion.model.generate(ids, max_new_tokens=24, max_denoising_steps=6)
     ours = diffusion.generate(PROMPT, seed=seed, max_new_tokens=24, steps=6)
-    expected = reference.sequences[0, ids.shape[1]:].tolist()
+    expected = reference.sequences[0, ids.shape[1] :].tolist()
     cut = expected.index(1) + 1 if 1 in expected else len(expected)  # transformers pads after EOS
     assert ours.token_ids == expected[:cut]
     assert ours.tokens_per_forward == pytest.approx(float(reference.tokens_per_forward[0]))
@@ -32,7 +32,7 @@ def test_same_tokens_as_transformers_without_early_exit(diffusion):
     torch.manual_seed(3)
     reference = diffusion.model.generate(ids, max_new_tokens=8, max_denoising_steps=5, confidence_threshold=1e-30)
     ours = diffusion.generate(PROMPT, seed=3, max_new_tokens=8, steps=5, early_exit=False)
-    assert ours.token_ids == reference.sequences[0, ids.shape[1]:].tolist()[: len(ours.token_ids)]
+    assert ours.token_ids == reference.sequences[0, ids.shape[1] :].tolist()[: len(ours.token_ids)]
     assert ours.forward_passes == 5
 
 
@@ -179,7 +179,9 @@ def test_stop_mid_run_returns_partial_and_model_stays_usable(diffusion):
         if len(events) == 3:
             stop.set()
 
-    result = diffusion.generate(PROMPT, seed=0, max_new_tokens=32, steps=4, early_exit=False, callback=on_step, stop=stop)
+    result = diffusion.generate(
+        PROMPT, seed=0, max_new_tokens=32, steps=4, early_exit=False, callback=on_step, stop=stop
+    )
     assert result.finish_reason == "stopped" and result.stopped
     assert result.forward_passes == 3 and len(result.trace) == 3
     assert result.token_ids == []  # the first canvas was never finished

@@ -22,8 +22,9 @@ def runs():
 
 def test_seams_on_real_runs(runs):
     tokenizer, diffusion, autoregressive = runs
-    units = pd.concat([seams.seam_table(diffusion, tokenizer),
-                       seams.seam_table(autoregressive, tokenizer, block_size=16)])
+    units = pd.concat(
+        [seams.seam_table(diffusion, tokenizer), seams.seam_table(autoregressive, tokenizer, block_size=16)]
+    )
     assert set(units["kind"]) == {"diffusion", "autoregressive"} and (units["block_size"] == 16).all()
     assert (units["first"] >= 0).all() and (units["last"] < 32).all()
     penalty = seams.seam_penalty(units, resamples=50)

@@ -17,10 +17,21 @@ def _timeline(power: list[float | None], seconds_per_run: list[float]) -> pd.Dat
     rows, t = [], 0.0
     for watts, window in zip(power, seconds_per_run):
         energy = None if watts is None else watts * window
-        rows.append({"start_s": t, "end_s": t + window, "window_s": window, "tokens": 10, "finish_reason": "length",
-                     "energy_j": energy, "energy_source": None if watts is None else "gpu (NVML)",
-                     "energy_missing": "no GPU; no RAPL" if watts is None else None,
-                     "power_w": watts, "temperature_c": None, "sm_clock_mhz": None})
+        rows.append(
+            {
+                "start_s": t,
+                "end_s": t + window,
+                "window_s": window,
+                "tokens": 10,
+                "finish_reason": "length",
+                "energy_j": energy,
+                "energy_source": None if watts is None else "gpu (NVML)",
+                "energy_missing": "no GPU; no RAPL" if watts is None else None,
+                "power_w": watts,
+                "temperature_c": None,
+                "sm_clock_mhz": None,
+            }
+        )
         t += window
     return pd.DataFrame(rows)
 
@@ -48,8 +59,16 @@ def test_missing_energy_is_missing_with_a_reason_not_zero():
 def test_a_short_real_soak_is_bounded_and_stoppable(tmp_path):
     ar = workbench.load("tiny-ar")
     store = ResultsStore(tmp_path / "soak.sqlite")
-    report = soak(ar, "Once upon a time ,", duration_s=3.0, first_window_s=1.0, progress=False, store=store,
-                  max_new_tokens=16, seed=0)
+    report = soak(
+        ar,
+        "Once upon a time ,",
+        duration_s=3.0,
+        first_window_s=1.0,
+        progress=False,
+        store=store,
+        max_new_tokens=16,
+        seed=0,
+    )
     assert len(store) == len(report.timeline) + report.cut_runs
     line = report.timeline
     assert len(line) >= 2 and line["end_s"].iloc[-1] < 3.0 + 2.0  # the run at the deadline is cut short ...

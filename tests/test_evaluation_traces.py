@@ -11,8 +11,10 @@ from workbench.evaluation import convergence, revisions, seams
 
 # Block size 8 cuts this story as: "there ... Lisa ." | "She ... . One" | "day , ... at" |
 # "the park park . Then he could not" | "find the ball !"
-SEAM_STORY = ("there was a shy girl named Lisa . She loved to sing every day . One day , she found a red ball at the "
-              "park park . Then he could not find the ball !")
+SEAM_STORY = (
+    "there was a shy girl named Lisa . She loved to sing every day . One day , she found a red ball at the "
+    "park park . Then he could not find the ball !"
+)
 CLEAN_STORY = "there was a shy girl named Lisa . She loved to sing every day . Then she could not find the ball !"
 
 
@@ -90,8 +92,10 @@ def test_token_history_counts_a_token_revised_twice():
 
 def test_revision_summary_per_sampler():
     trace, final = _revised_trace()
-    runs = [result("", trace=trace, token_ids=final, block_size=4),
-            result("", trace=trace, token_ids=final, block_size=4, sampler="quota")]
+    runs = [
+        result("", trace=trace, token_ids=final, block_size=4),
+        result("", trace=trace, token_ids=final, block_size=4, sampler="quota"),
+    ]
     summary = revisions.revision_summary(runs, TOKENIZER).set_index("sampler")
     assert summary.loc["entropy-bound", "revised_share"] == 0.25
     assert summary.loc["quota", "revisions_per_token"] == 0.5
@@ -115,10 +119,12 @@ def test_guardrail_finds_a_blocked_word_only_in_a_draft():
     from workbench.evaluation import guardrails
 
     cat, dog, bird, fox, dot = ids("cat dog bird fox .")
-    trace = [step(0, 1, [fox, 0, 0, 0], [True, False, False, False]),  # "fox" shown in a draft ...
-             step(0, 2, [cat, dog, 0, dot], [True, True, False, True]),  # ... then replaced
-             step(0, 3, [cat, dog, bird, dot], [True] * 4),
-             step(1, 1, [cat, dog, bird, dot], [True] * 4)]
+    trace = [
+        step(0, 1, [fox, 0, 0, 0], [True, False, False, False]),  # "fox" shown in a draft ...
+        step(0, 2, [cat, dog, 0, dot], [True, True, False, True]),  # ... then replaced
+        step(0, 3, [cat, dog, bird, dot], [True] * 4),
+        step(1, 1, [cat, dog, bird, dot], [True] * 4),
+    ]
     run = result("", trace=trace, token_ids=[cat, dog, bird, dot] * 2, block_size=4)
     report = guardrails.guard_run(run, TOKENIZER, guardrails.Blocklist(["fox", "owl"]))
     assert report.unit == "canvas" and report.checks_run == 2 and report.failed == 0

@@ -12,8 +12,14 @@ from workbench.measurement import IdlePower, Measurement, idle_power_fields
 from workbench.result import GenerationResult
 from workbench.store import ResultsStore
 
-TELEMETRY = {"joules_per_token": 0.5, "joules_per_token_missing": None, "avg_power_w": 250.0, "idle_power_w": 40.0,
-             "idle_power_basis": "measured", "device_name": "NVIDIA GeForce RTX 5090"}
+TELEMETRY = {
+    "joules_per_token": 0.5,
+    "joules_per_token_missing": None,
+    "avg_power_w": 250.0,
+    "idle_power_w": 40.0,
+    "idle_power_basis": "measured",
+    "device_name": "NVIDIA GeForce RTX 5090",
+}
 
 
 def _result() -> GenerationResult:
@@ -38,8 +44,14 @@ def test_a_result_its_compare_json_and_its_store_row_give_the_same_record(tmp_pa
 
 
 def test_a_missing_figure_stays_missing_with_its_reason():
-    row = pd.Series({"tokens_per_second": 12.0, "joules_per_token": float("nan"),
-                     "joules_per_token_missing": "run on cpu", "device": "cpu"})
+    row = pd.Series(
+        {
+            "tokens_per_second": 12.0,
+            "joules_per_token": float("nan"),
+            "joules_per_token_missing": "run on cpu",
+            "device": "cpu",
+        }
+    )
     measured = Measurement.from_record(row)
     assert measured.joules_per_token is None and measured.energy_label() == "not measured: run on cpu"
 
@@ -62,8 +74,12 @@ def test_a_renamed_or_mistyped_figure_is_refused_not_ignored():
 def test_a_benchmark_gives_the_medians_of_its_repeats(autoregressive):
     from workbench.telemetry import benchmark, measured_generate
 
-    bench = benchmark(lambda: measured_generate(autoregressive, "once upon a time", max_new_tokens=6, seed=0),
-                      warmup=1, repeats=3, progress=False)
+    bench = benchmark(
+        lambda: measured_generate(autoregressive, "once upon a time", max_new_tokens=6, seed=0),
+        warmup=1,
+        repeats=3,
+        progress=False,
+    )
     measured = Measurement.from_benchmark(bench)
     assert measured.tokens_per_s == pytest.approx(bench.median("tokens_per_second"))
     assert measured.device == "cpu" and measured.joules_per_token is None  # no GPU here: missing, with why

@@ -69,13 +69,16 @@ def test_the_canvas_counts_for_diffusion_and_not_for_autoregressive():
     assert ar.block_size is None
 
 
-@pytest.mark.parametrize(("keywords", "parameter"), [
-    ({"precision": "bf17"}, "precision"),
-    ({"hardware": "rtx-9999"}, "hardware"),
-    ({"context_tokens": 0}, "context_tokens"),
-    ({"context_tokens": 262_145}, "context_tokens"),
-    ({"block_size": 0}, "block_size"),
-])
+@pytest.mark.parametrize(
+    ("keywords", "parameter"),
+    [
+        ({"precision": "bf17"}, "precision"),
+        ({"hardware": "rtx-9999"}, "hardware"),
+        ({"context_tokens": 0}, "context_tokens"),
+        ({"context_tokens": 262_145}, "context_tokens"),
+        ({"block_size": 0}, "block_size"),
+    ],
+)
 def test_bad_input_names_the_parameter(keywords, parameter):
     with pytest.raises(InvalidSettingError) as raised:
         plan("diffusiongemma-26b-a4b", **{"hardware": "rtx-5090", **keywords})
@@ -88,7 +91,9 @@ def test_an_autoregressive_model_has_no_canvas():
 
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *arguments], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *arguments], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_plan_says_does_not_fit_then_fits():

@@ -41,17 +41,21 @@ print(json.dumps({"runtime": runtime, "peak": peak(), "prompt_tokens": result.pr
 
 
 def _measure(name: str, dtype: str, new_tokens: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, name, dtype, str(new_tokens)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, name, dtype, str(new_tokens)], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize(("name", "dtype", "precision"), [
-    ("tiny-ar", "float32", "fp32"),
-    ("tiny-diffusion", "float32", "fp32"),
-    pytest.param("gemma-3-270m", "bfloat16", "bf16", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    ("name", "dtype", "precision"),
+    [
+        ("tiny-ar", "float32", "fp32"),
+        ("tiny-diffusion", "float32", "fp32"),
+        pytest.param("gemma-3-270m", "bfloat16", "bf16", marks=pytest.mark.slow),
+    ],
+)
 def test_plan_within_15_percent_of_measured_peak(name, dtype, precision):
     new_tokens = 64
     measured = _measure(name, dtype, new_tokens)

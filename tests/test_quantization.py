@@ -23,7 +23,11 @@ def _positions_equal(a: list[int], b: list[int]) -> float:
 def test_torchao_int8_loads_generates_and_mostly_agrees_with_full_precision(name):
     full = workbench.load(name, device="cpu")
     small = workbench.load(name, device="cpu", quantization="torchao-int8")
-    linear = next(m for n, m in small.model.named_modules() if isinstance(m, torch.nn.Linear) and n.endswith("layers.0.self_attn.q_proj"))
+    linear = next(
+        m
+        for n, m in small.model.named_modules()
+        if isinstance(m, torch.nn.Linear) and n.endswith("layers.0.self_attn.q_proj")
+    )
     assert linear.weight.qdata.dtype == torch.int8  # really stored as int8, not a relabelled float
     extra = {"steps": 16} if small.kind == "diffusion" else {}
     shares = []

@@ -52,7 +52,9 @@ def vllm_url(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WORKBENCH_API_KEY", "OPENAI_API_KEY")}
     # TMPDIR too: vLLM leaves an empty vllm_dist_* folder in the temporary directory each start.
-    env.update(VLLM_CPU_KVCACHE_SPACE="1", VLLM_CACHE_ROOT=str(folder / "cache"), HF_HUB_OFFLINE="1", TMPDIR=str(folder))
+    env.update(
+        VLLM_CPU_KVCACHE_SPACE="1", VLLM_CACHE_ROOT=str(folder / "cache"), HF_HUB_OFFLINE="1", TMPDIR=str(folder)
+    )
     log_path = folder / "vllm.log"
     with log_path.open("w") as log:
         # Started directly (no shell) in its own process group: killing the group ends its engine workers too.
@@ -109,7 +111,9 @@ def test_client_side_numbers_are_measured_and_sane(vllm_url):
     assert 0 < result.tokens_per_second < 100_000
     assert len(result.step_times_s) == telemetry["stream_chunks"] - 1 and all(gap >= 0 for gap in result.step_times_s)
     assert 1.0 <= telemetry["tokens_per_chunk"] <= 32
-    assert result.forward_passes is None and result.prefill_s is None and "server" in telemetry["joules_per_token_missing"]
+    assert (
+        result.forward_passes is None and result.prefill_s is None and "server" in telemetry["joules_per_token_missing"]
+    )
     assert result.settings["endpoint"] == vllm_url and telemetry["server_model"] == "tiny-ar"
 
 

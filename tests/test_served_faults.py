@@ -39,7 +39,9 @@ def test_a_good_stream_is_measured_per_chunk(server):
     assert result.text == " once upon a" and result.token_ids == [11, 12, 13]
     assert result.finish_reason == "length" and result.prompt_tokens == 4
     assert 0 < result.time_to_first_token_s < result.total_s
-    assert len(result.step_times_s) == 2 and all(gap > 0.01 for gap in result.step_times_s)  # the server sleeps 20 ms per event
+    assert len(result.step_times_s) == 2 and all(
+        gap > 0.01 for gap in result.step_times_s
+    )  # the server sleeps 20 ms per event
     assert result.telemetry["stream_chunks"] == 3 and result.telemetry["tokens_per_chunk"] == 1.0
     assert result.forward_passes is None and result.tokens_per_forward is None and result.prefill_s is None
     assert "served" in result.telemetry["forward_passes_missing"]
@@ -153,11 +155,23 @@ def test_the_api_key_is_sent_but_never_recorded(server, monkeypatch, tmp_path):
     store.add(ok)
     store.add(echoed)
     store.export(tmp_path / "runs.csv")
-    recorded = [ok.to_json(include_trace=True), echoed.to_json(), repr(ok), repr(served(server, "ok")), (tmp_path / "runs.csv").read_text()]
-    recorded += [path.read_bytes().decode("latin-1") for path in tmp_path.iterdir() if path.name.startswith("runs.sqlite")]
+    recorded = [
+        ok.to_json(include_trace=True),
+        echoed.to_json(),
+        repr(ok),
+        repr(served(server, "ok")),
+        (tmp_path / "runs.csv").read_text(),
+    ]
+    recorded += [
+        path.read_bytes().decode("latin-1") for path in tmp_path.iterdir() if path.name.startswith("runs.sqlite")
+    ]
     assert not [text for text in recorded if SECRET in text]
-    for url in (f"http://user:{SECRET}@127.0.0.1:1/v1", f"http://127.0.0.1:1/v1?key={SECRET}", f"ftp://{SECRET}@host/v1",
-                f"http://127.0.0.1:{SECRET}/v1"):
+    for url in (
+        f"http://user:{SECRET}@127.0.0.1:1/v1",
+        f"http://127.0.0.1:1/v1?key={SECRET}",
+        f"ftp://{SECRET}@host/v1",
+        f"http://127.0.0.1:{SECRET}/v1",
+    ):
         with pytest.raises(workbench.InvalidSettingError) as refused:  # URLs carrying credentials, or broken ones
             workbench.load(url)
         assert SECRET not in str(refused.value)
@@ -206,7 +220,13 @@ def test_load_sweep_is_bounded_in_time_and_checks_its_input(server):
     assert list(frame["tokens"]) == [6, 6] and list(frame["finished"]) == [2, 2]
     failing = load_sweep(served(server, "http500"), "Once upon a time", levels=(1,), warmup=False)
     assert failing.iloc[0]["failed"] == 1 and "HTTP 500" in failing.iloc[0]["first_failure"]
-    for bad in (dict(levels=(0,)), dict(levels=()), dict(levels=(4,), requests_per_level=2), dict(timeout_s=0), dict(steps=8)):
+    for bad in (
+        dict(levels=(0,)),
+        dict(levels=()),
+        dict(levels=(4,), requests_per_level=2),
+        dict(timeout_s=0),
+        dict(steps=8),
+    ):
         with pytest.raises(workbench.InvalidSettingError):
             load_sweep(served(server, "ok"), "Once upon a time", **bad)
     with pytest.raises(workbench.InvalidSettingError, match="a served model"):

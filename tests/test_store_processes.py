@@ -46,7 +46,10 @@ def _start_writers(store: Path, count: int, go: Path, writers: int = 1) -> list[
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(store), str(writer), str(count), str(go)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )  # fmt: skip
         for writer in range(writers)
     ]
@@ -137,10 +140,24 @@ def test_runs_are_kept_beside_a_store_another_process_keeps_locked(tmp_path):
 
 def test_ctrl_c_ends_workbench_compare_with_no_further_run_and_nothing_stored(tmp_path):
     store = tmp_path / "compare.sqlite"
-    command = [sys.executable, "-m", "workbench.cli", "compare", "Once upon a time", "--max-new-tokens", "256",
-               "--temperature", "1.0", "--device", "cpu", "--store", str(store)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "compare",
+        "Once upon a time",
+        "--max-new-tokens",
+        "256",
+        "--temperature",
+        "1.0",
+        "--device",
+        "cpu",
+        "--store",
+        str(store),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     seen = []
     for line in process.stderr:
         seen.append(line)
@@ -161,9 +178,13 @@ def test_ctrl_c_ends_workbench_compare_with_no_further_run_and_nothing_stored(tm
 
 
 def test_ctrl_c_during_start_up_is_one_line(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "workbench.cli", "compare", "x", "--no-store"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "compare", "x", "--no-store"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     for line in process.stderr:
         if "loading" in line:
             process.send_signal(signal.SIGINT)  # while torch and the models load

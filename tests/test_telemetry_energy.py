@@ -44,10 +44,21 @@ class TinyGenerator:
             x = torch.tanh(x @ x / 64)
         total = time.perf_counter() - started
         return GenerationResult(
-            model=self.name, kind="autoregressive", prompt=prompt, text="a b c", token_ids=list(range(max_new_tokens)),
-            settings={"max_new_tokens": max_new_tokens}, finish_reason="length", device=str(self.device),
-            dtype="float32", load_s=0.0, prefill_s=0.0, time_to_first_token_s=total / max_new_tokens,
-            total_s=total, step_times_s=[total / max_new_tokens] * max_new_tokens, forward_passes=max_new_tokens,
+            model=self.name,
+            kind="autoregressive",
+            prompt=prompt,
+            text="a b c",
+            token_ids=list(range(max_new_tokens)),
+            settings={"max_new_tokens": max_new_tokens},
+            finish_reason="length",
+            device=str(self.device),
+            dtype="float32",
+            load_s=0.0,
+            prefill_s=0.0,
+            time_to_first_token_s=total / max_new_tokens,
+            total_s=total,
+            step_times_s=[total / max_new_tokens] * max_new_tokens,
+            forward_passes=max_new_tokens,
             prompt_tokens=len(prompt.split()),
         )
 

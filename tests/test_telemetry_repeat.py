@@ -13,10 +13,23 @@ from workbench.telemetry import benchmark
 
 def _result(tokens: int, total_s: float) -> GenerationResult:
     return GenerationResult(
-        model="m", kind="diffusion", prompt="p", text="t", token_ids=list(range(tokens)), settings={},
-        finish_reason="eos", device="cpu", dtype="float32", load_s=0.0, prefill_s=0.01,
-        time_to_first_token_s=None, total_s=total_s, step_times_s=[total_s / 2] * 2, forward_passes=2,
-        prompt_tokens=1, telemetry={"gpu_energy_j": None, "window_s": total_s, "short_window_warning": None},
+        model="m",
+        kind="diffusion",
+        prompt="p",
+        text="t",
+        token_ids=list(range(tokens)),
+        settings={},
+        finish_reason="eos",
+        device="cpu",
+        dtype="float32",
+        load_s=0.0,
+        prefill_s=0.01,
+        time_to_first_token_s=None,
+        total_s=total_s,
+        step_times_s=[total_s / 2] * 2,
+        forward_passes=2,
+        prompt_tokens=1,
+        telemetry={"gpu_energy_j": None, "window_s": total_s, "short_window_warning": None},
     )
 
 

@@ -18,10 +18,24 @@ from workbench.train.objectives import corrupt
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "workbench" / "weights"
 TOY = {
-    "tiny-diffusion": {"hidden_size": 32, "intermediate_size": 32, "moe_intermediate_size": 16, "num_hidden_layers": 2,
-                       "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "global_head_dim": 16},
-    "tiny-ar": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                "num_key_value_heads": 1, "head_dim": 16},
+    "tiny-diffusion": {
+        "hidden_size": 32,
+        "intermediate_size": 32,
+        "moe_intermediate_size": 16,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+        "global_head_dim": 16,
+    },
+    "tiny-ar": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "head_dim": 16,
+    },
 }
 
 
@@ -30,10 +44,18 @@ def toy_build(name, tokenizer):
 
 
 def toy_train(name: str, out: Path, steps: int, resume: bool = False, lr: float = 3e-3) -> dict:
-    settings = with_overrides(name, batch_size=4, corpus_stories=64, checkpoint_every=2, warmup_steps=2, lr=lr,
-                              canvas_lengths=(8, 16) if name == "tiny-diffusion" else ())
-    return train(name, out, steps=steps, resume=resume, seed=3, device="cpu", settings=settings, build=toy_build,
-                 progress=False)
+    settings = with_overrides(
+        name,
+        batch_size=4,
+        corpus_stories=64,
+        checkpoint_every=2,
+        warmup_steps=2,
+        lr=lr,
+        canvas_lengths=(8, 16) if name == "tiny-diffusion" else (),
+    )
+    return train(
+        name, out, steps=steps, resume=resume, seed=3, device="cpu", settings=settings, build=toy_build, progress=False
+    )
 
 
 def _losses(folder: Path) -> list[tuple[str, ...]]:
@@ -106,8 +128,9 @@ def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
     from workbench.train.evaluate import load, sample
 
     loaded = load(folder)
-    assert type(loaded[0]).__name__ == ("DiffusionGemmaForBlockDiffusion" if name == "tiny-diffusion"
-                                        else "Gemma3ForCausalLM")
+    assert type(loaded[0]).__name__ == (
+        "DiffusionGemmaForBlockDiffusion" if name == "tiny-diffusion" else "Gemma3ForCausalLM"
+    )
     result = sample(loaded, stories=4, seed=0, batch_size=4)
     assert result["valid_sentence_share"] >= 0.8, result["texts"]
 

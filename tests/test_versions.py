@@ -107,8 +107,10 @@ def test_the_engine_calls_no_deprecated_transformers_keyword(diffusion, autoregr
 
 
 def test_only_the_adapter_touches_model_internals():
-    internals = re.compile(r"past_key_values|create_masks_for_generate|create_diffusion_decoder_attention_mask"
-                           r"|\.model\.(encoder|decoder)\b")
+    internals = re.compile(
+        r"past_key_values|create_masks_for_generate|create_diffusion_decoder_attention_mask"
+        r"|\.model\.(encoder|decoder)\b"
+    )
     offenders = [
         str(path.relative_to(ROOT))
         for folder in ("workbench", "benchmarks")

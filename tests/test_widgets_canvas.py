@@ -33,9 +33,16 @@ class Words:
 def step(states, confidences=None, tokens=None, index=1, canvas=0) -> DenoisingStep:
     size = len(states)
     return DenoisingStep(
-        canvas=canvas, step=index, temperature=0.5, tokens=tokens or list(range(10, 10 + size)),
-        argmax=list(range(20, 20 + size)), accepted=[state != NOISE for state in states], state=list(states),
-        confidence=confidences or [0.5] * size, entropy=[1.0] * size, elapsed_s=0.01 * index,
+        canvas=canvas,
+        step=index,
+        temperature=0.5,
+        tokens=tokens or list(range(10, 10 + size)),
+        argmax=list(range(20, 20 + size)),
+        accepted=[state != NOISE for state in states],
+        state=list(states),
+        confidence=confidences or [0.5] * size,
+        entropy=[1.0] * size,
+        elapsed_s=0.01 * index,
     )
 
 
@@ -44,13 +51,21 @@ def event(diffusion_step, committed=()) -> StepEvent:
 
 
 def alphas(html: str) -> list[float]:
-    return [float(alpha) for alpha in re.findall(r"rgba\(\d+,\d+,\d+,([\d.]+)\)", html.split("wb-canvas-tokens")[1].split("</div>")[0])]
+    return [
+        float(alpha)
+        for alpha in re.findall(r"rgba\(\d+,\d+,\d+,([\d.]+)\)", html.split("wb-canvas-tokens")[1].split("</div>")[0])
+    ]
 
 
 def test_each_state_has_its_own_colour_and_confidence_sets_the_shade():
     frame = frame_html(
-        step([NOISE, NEW, KEPT, KEPT], confidences=[0.0, 0.9, 0.2, 1.0]), ["a", "b", "c", "d"],
-        title="t", final_text="", block_size=4, frame="step", run=1,
+        step([NOISE, NEW, KEPT, KEPT], confidences=[0.0, 0.9, 0.2, 1.0]),
+        ["a", "b", "c", "d"],
+        title="t",
+        final_text="",
+        block_size=4,
+        frame="step",
+        run=1,
     )
     chips = re.findall(r'class="wb-token (wb-\w+)" style="background:rgba\((\d+,\d+,\d+)', frame)
     assert [kind for kind, _ in chips] == ["wb-noise", "wb-new", "wb-kept", "wb-kept"]
@@ -86,9 +101,23 @@ def test_live_redraws_are_throttled_but_the_final_step_is_always_drawn():
 
     trace = [step([NEW, NOISE, NOISE, NOISE], index=i) for i in range(1, 101)]
     result = GenerationResult(
-        model="m", kind="diffusion", prompt="p", text="w10 w21 w22 w23", token_ids=[10, 21, 22, 23], settings={},
-        finish_reason="length", device="cpu", dtype="float32", load_s=0, prefill_s=0, time_to_first_token_s=1.0,
-        total_s=1.0, step_times_s=[0.01] * 100, forward_passes=100, prompt_tokens=1, trace=trace,
+        model="m",
+        kind="diffusion",
+        prompt="p",
+        text="w10 w21 w22 w23",
+        token_ids=[10, 21, 22, 23],
+        settings={},
+        finish_reason="length",
+        device="cpu",
+        dtype="float32",
+        load_s=0,
+        prefill_s=0,
+        time_to_first_token_s=1.0,
+        total_s=1.0,
+        step_times_s=[0.01] * 100,
+        forward_passes=100,
+        prompt_tokens=1,
+        trace=trace,
     )
     view.show(result)
     assert 'data-frame="final"' in view.html.value and "w10 w21 w22 w23" in view.html.value
@@ -112,7 +141,9 @@ def test_a_real_run_goes_from_noise_to_text(diffusion):
         view.on_step(step_event)
         frames.append(view.html.value)
 
-    result = diffusion.generate("once upon a time", seed=1, steps=6, max_new_tokens=8, early_exit=False, callback=on_step)
+    result = diffusion.generate(
+        "once upon a time", seed=1, steps=6, max_new_tokens=8, early_exit=False, callback=on_step
+    )
     view.show(result)
     assert len(frames) == 6 and all('data-frame="step"' in frame for frame in frames)
     final = view.html.value
@@ -137,8 +168,7 @@ def test_throttle_refuses_a_rate_that_is_not_positive_and_finite(hz):
 
 
 def test_step_zero_replays_the_real_noise_the_run_started_from(diffusion):
-    result = diffusion.generate("once upon a time", steps=3, block_size=8, max_new_tokens=16, early_exit=False,
-                                seed=1)
+    result = diffusion.generate("once upon a time", steps=3, block_size=8, max_new_tokens=16, early_exit=False, seed=1)
     firsts = [s for s in result.trace if s.step == 1]
     assert len(firsts) == result.canvases and all(len(s.noise) == 8 for s in firsts)
     assert all(s.noise == [] for s in result.trace if s.step > 1)

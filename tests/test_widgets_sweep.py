@@ -28,8 +28,16 @@ def distinct_words(result) -> float:
 def test_sweep_runs_every_combination_once(diffusion, tmp_path):
     store = ResultsStore(tmp_path / "sweep.sqlite")
     frame = sweep(
-        diffusion, PROMPT, steps=[1, 3], block_size=[4, 8], quality=distinct_words,
-        seed=0, max_new_tokens=8, early_exit=False, store=store, progress=False,
+        diffusion,
+        PROMPT,
+        steps=[1, 3],
+        block_size=[4, 8],
+        quality=distinct_words,
+        seed=0,
+        max_new_tokens=8,
+        early_exit=False,
+        store=store,
+        progress=False,
     )
     assert len(frame) == 4 and len(store) == 4
     assert sorted(zip(frame["steps"], frame["block_size"])) == [(1, 4), (1, 8), (3, 4), (3, 8)]
@@ -73,7 +81,9 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
     assert "distinct_words" in ax.get_ylabel() and "higher is better" in ax.get_ylabel()
     assert ax.get_title().startswith("Speed vs quality")
     assert len(ax.collections[0].get_offsets()) == 2
-    with pytest.raises(workbench.InvalidSettingError, match="y='quality' is not allowed: a column of the sweep with values"):
+    with pytest.raises(
+        workbench.InvalidSettingError, match="y='quality' is not allowed: a column of the sweep with values"
+    ):
         plot_frontier(frame.assign(quality=None))
 
 

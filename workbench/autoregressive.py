@@ -72,4 +72,3 @@ class AutoregressiveModel(ModelHandle):
             if finished:
                 return
             feed = token.view(1, 1)
-

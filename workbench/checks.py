@@ -28,9 +28,7 @@ def check_int(name: str, value: Any, low: int, high: int | None) -> int:
     return int(value)
 
 
-def check_float(
-    name: str, value: Any, low: float, high: float | None, low_inclusive: bool = True
-) -> float:
+def check_float(name: str, value: Any, low: float, high: float | None, low_inclusive: bool = True) -> float:
     """A finite number in the range; NaN and infinities are always refused."""
     low_text = f">= {low}" if low_inclusive else f"> {low}"
     allowed = f"a finite number {low_text}" + (f" and <= {high}" if high is not None else "")

@@ -55,15 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--ar", default="tiny-ar", help="autoregressive model (default: tiny-ar)")
     compare.add_argument("--diffusion", default="tiny-diffusion", help="diffusion model (default: tiny-diffusion)")
     compare.add_argument("--max-new-tokens", type=int)
-    compare.add_argument("--temperature", type=_number,
-                         help="a number (0 = argmax) for both, or 'schedule': the diffusion model's own (AR keeps its default)")
+    compare.add_argument(
+        "--temperature",
+        type=_number,
+        help="a number (0 = argmax) for both, or 'schedule': the diffusion model's own (AR keeps its default)",
+    )
     compare.add_argument("--steps", type=int, help="diffusion: maximum denoising steps per canvas")
     compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
     compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")
     compare.add_argument("--no-early-exit", action="store_true", help="diffusion: always run every step")
-    compare.add_argument("--served", metavar="URL",
-                         help="also run an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (API key: $WORKBENCH_API_KEY)")
-    compare.add_argument("--served-model", metavar="NAME", help="which model the server should run (default: the first it lists)")
+    compare.add_argument(
+        "--served",
+        metavar="URL",
+        help="also run an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (API key: $WORKBENCH_API_KEY)",
+    )
+    compare.add_argument(
+        "--served-model", metavar="NAME", help="which model the server should run (default: the first it lists)"
+    )
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--device", default="auto")
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
@@ -79,13 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=_run_doctor)
 
-    memory = commands.add_parser("plan", help="memory a run needs (weights, KV cache, logits, activations) and whether it fits (exit 1 if not)")
+    memory = commands.add_parser(
+        "plan", help="memory a run needs (weights, KV cache, logits, activations) and whether it fits (exit 1 if not)"
+    )
     memory.add_argument("model", help="registered name, model folder or cached hub id")
-    memory.add_argument("--hardware", default="attached",
-                        help="profile name (see workbench/cost/data/hardware.csv), 'attached' (the GPU's free memory) or 'cpu'")
+    memory.add_argument(
+        "--hardware",
+        default="attached",
+        help="profile name (see workbench/cost/data/hardware.csv), 'attached' (the GPU's free memory) or 'cpu'",
+    )
     memory.add_argument("--precision", default="bf16", help="fp32, bf16, fp16, fp8, int8, int4, nf4 or fp4")
     memory.add_argument("--block-size", type=int, help="diffusion: canvas length (default: the model's own)")
-    memory.add_argument("--context-tokens", type=int, help="prompt plus generated tokens (default: 4096 or the model's context)")
+    memory.add_argument(
+        "--context-tokens", type=int, help="prompt plus generated tokens (default: 4096 or the model's context)"
+    )
     memory.add_argument("--json", action="store_true")
     memory.set_defaults(func=_run_plan)
 
@@ -100,7 +115,9 @@ def _run_compare(args: argparse.Namespace) -> int:
     from workbench.store import ResultsStore
 
     diffusion_settings = {
-        "steps": args.steps, "block_size": args.block_size, "sampler": args.sampler,
+        "steps": args.steps,
+        "block_size": args.block_size,
+        "sampler": args.sampler,
         "early_exit": False if args.no_early_exit else None,
     }
     shared = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed}
@@ -108,9 +125,15 @@ def _run_compare(args: argparse.Namespace) -> int:
         raise InvalidSettingError("--served-model", args.served_model, "only together with --served URL")
     store = None if args.no_store else ResultsStore(args.store)  # a bad path fails before any run
     results = compare_runs(
-        args.prompt, ar=args.ar, diffusion=args.diffusion, device=args.device,
-        shared_settings=shared, diffusion_settings=diffusion_settings, progress=_say,
-        served=args.served, served_model=args.served_model,
+        args.prompt,
+        ar=args.ar,
+        diffusion=args.diffusion,
+        device=args.device,
+        shared_settings=shared,
+        diffusion_settings=diffusion_settings,
+        progress=_say,
+        served=args.served,
+        served_model=args.served_model,
     )
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))
@@ -123,8 +146,10 @@ def _run_compare(args: argparse.Namespace) -> int:
         if kept_in is None:
             _say(f"{len(results)} runs added to {store.path}")
         else:
-            _say(f"the results store {store.path} stayed busy (another process is writing); the {len(results)} "
-                 f"runs are kept in {kept_in}: add them later with ResultsStore().import_({str(kept_in)!r})")
+            _say(
+                f"the results store {store.path} stayed busy (another process is writing); the {len(results)} "
+                f"runs are kept in {kept_in}: add them later with ResultsStore().import_({str(kept_in)!r})"
+            )
     return 0
 
 
@@ -136,15 +161,24 @@ def _run_models(args: argparse.Namespace) -> int:
     from workbench.registry import models
 
     table = models()
-    print(table.to_json(orient="records", indent=2) if args.json else table.drop(columns=["location"]).to_string(index=False))
+    print(
+        table.to_json(orient="records", indent=2)
+        if args.json
+        else table.drop(columns=["location"]).to_string(index=False)
+    )
     return 0
 
 
 def _run_plan(args: argparse.Namespace) -> int:
     from workbench.memory import plan
 
-    result = plan(args.model, hardware=args.hardware, precision=args.precision, block_size=args.block_size,
-                  context_tokens=args.context_tokens)
+    result = plan(
+        args.model,
+        hardware=args.hardware,
+        precision=args.precision,
+        block_size=args.block_size,
+        context_tokens=args.context_tokens,
+    )
     print(json.dumps(result.to_dict(), indent=2) if args.json else result)
     return 0 if result.fits else 1
 
@@ -161,10 +195,19 @@ def _run_doctor(args: argparse.Namespace) -> int:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none visible to torch"
     outside = report.loc[~report["ok"], "package"].tolist()
     if args.json:
-        print(json.dumps({
-            "workbench": __version__, "python": platform.python_version(), "torch_build": build, "gpu": gpu,
-            "dependencies": report.to_dict(orient="records"), "all_tested": not outside,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "workbench": __version__,
+                    "python": platform.python_version(),
+                    "torch_build": build,
+                    "gpu": gpu,
+                    "dependencies": report.to_dict(orient="records"),
+                    "all_tested": not outside,
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"workbench {__version__}, Python {platform.python_version()}, torch {build}, GPU: {gpu}")
         print(report.to_string(index=False))

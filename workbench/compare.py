@@ -63,9 +63,14 @@ def compare_runs(
     served_handle = load(served, model=served_model) if served is not None else None  # first: fails in seconds
     say(f"loading {ar} and {diffusion}")
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)
-    for parameter, handle, wanted in (("ar", ar_handle, "autoregressive"), ("diffusion", diffusion_handle, "diffusion")):
+    for parameter, handle, wanted in (
+        ("ar", ar_handle, "autoregressive"),
+        ("diffusion", diffusion_handle, "diffusion"),
+    ):
         if handle.kind != wanted:
-            raise InvalidSettingError(parameter, handle.name, f"a model of kind {wanted!r}; {handle.name!r} is {handle.kind}")
+            raise InvalidSettingError(
+                parameter, handle.name, f"a model of kind {wanted!r}; {handle.name!r} is {handle.kind}"
+            )
     if shared.get("temperature") == SCHEDULE:  # the diffusion model's own schedule; AR keeps its default
         only_diffusion["temperature"] = shared.pop("temperature")
     ar_handle.settings(**shared)
@@ -88,8 +93,14 @@ def comparison_table(results: list[GenerationResult]) -> pd.DataFrame:
     """One row per run with the numbers that matter for the comparison (None = not measured)."""
     rows = []
     for result in results:
-        row = {**result.metrics(), "model": result.model, "kind": result.kind, "device": result.device,
-               "text": result.text, "energy": energy_label(result)}
+        row = {
+            **result.metrics(),
+            "model": result.model,
+            "kind": result.kind,
+            "device": result.device,
+            "text": result.text,
+            "energy": energy_label(result),
+        }
         rows.append({label: row[key] for key, label in TABLE_COLUMNS.items()})
     return pd.DataFrame(rows).round(3)
 

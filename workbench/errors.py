@@ -43,7 +43,8 @@ class ModelDoesNotFitError(ModelUnavailableError):
         advice = "; ".join(plan.suggestions)
         super().__init__(
             f"{plan.model!r} in {plan.precision} {plan.verdict()} ({plan.capacity_source})"
-            + (f"; {advice}" if advice else "") + "; see workbench.memory.plan() for the parts"
+            + (f"; {advice}" if advice else "")
+            + "; see workbench.memory.plan() for the parts"
         )
 
 

@@ -40,8 +40,13 @@ def check(question: str, predicted: Answer | None, measured: Answer, tolerance: 
         return _check_choice(question, predicted, measured)
     measured = check_float("measured", measured, -math.inf, None)
     if predicted is None:
-        return Verdict(question, None, measured, None,
-                       f"{question}: measured {measured:.3g}. Write your guess in the cell first next time.")
+        return Verdict(
+            question,
+            None,
+            measured,
+            None,
+            f"{question}: measured {measured:.3g}. Write your guess in the cell first next time.",
+        )
     if isinstance(predicted, str):
         raise InvalidSettingError("predicted", predicted, "a number")
     predicted = check_float("predicted", predicted, -math.inf, None)
@@ -51,18 +56,32 @@ def check(question: str, predicted: Answer | None, measured: Answer, tolerance: 
         how = f"within {tolerance:.0%}"
     elif predicted and measured and predicted * measured > 0:
         ratio = measured / predicted
-        how = f"the measurement is {ratio:.2g}x your guess" if ratio >= 1 else f"your guess is {1 / ratio:.2g}x the measurement"
+        how = (
+            f"the measurement is {ratio:.2g}x your guess"
+            if ratio >= 1
+            else f"your guess is {1 / ratio:.2g}x the measurement"
+        )
     else:
         how = "off"
     verdict = "close" if close else "not close"
-    return Verdict(question, predicted, measured, close,
-                   f"{question}: you guessed {predicted:.3g}, measured {measured:.3g} - {verdict} ({how}).")
+    return Verdict(
+        question,
+        predicted,
+        measured,
+        close,
+        f"{question}: you guessed {predicted:.3g}, measured {measured:.3g} - {verdict} ({how}).",
+    )
 
 
 def _check_choice(question: str, predicted: Answer | None, measured: str) -> Verdict:
     if predicted is None:
-        return Verdict(question, None, measured, None,
-                       f"{question}: the answer is {measured!r}. Write your guess in the cell first next time.")
+        return Verdict(
+            question,
+            None,
+            measured,
+            None,
+            f"{question}: the answer is {measured!r}. Write your guess in the cell first next time.",
+        )
     if not isinstance(predicted, str):
         raise InvalidSettingError("predicted", predicted, f"a word such as {measured!r}")
     close = predicted.strip().lower() == measured.strip().lower()

@@ -40,7 +40,9 @@ def check_prompt(prompt: Any) -> None:
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError as error:  # e.g. a lone surrogate pasted from a broken source
-        raise InvalidSettingError("prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})") from None
+        raise InvalidSettingError(
+            "prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})"
+        ) from None
 
 
 class SettingsNote(UserWarning):
@@ -183,7 +185,8 @@ class ModelHandle(ABC):
         allowed = self._max_new_tokens_for(ids.shape[1], settings)
         if settings.max_new_tokens > allowed:
             raise InvalidSettingError(
-                "max_new_tokens", settings.max_new_tokens,
+                "max_new_tokens",
+                settings.max_new_tokens,
                 f"at most {allowed} for this prompt: the context of {self.name!r} is {context} tokens "
                 f"and the prompt uses {ids.shape[1]}{self._length_note(settings)}",
             )
@@ -202,8 +205,12 @@ class ModelHandle(ABC):
         if callback is not None:
             callback(
                 StepEvent(
-                    kind=self.kind, forward_passes=run.forward_passes, elapsed_s=run.elapsed(),
-                    committed_ids=list(run.committed_ids), time_to_first_token_s=run.time_to_first_token_s, step=step,
+                    kind=self.kind,
+                    forward_passes=run.forward_passes,
+                    elapsed_s=run.elapsed(),
+                    committed_ids=list(run.committed_ids),
+                    time_to_first_token_s=run.time_to_first_token_s,
+                    step=step,
                 )
             )
 

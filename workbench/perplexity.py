@@ -52,7 +52,9 @@ def generative_perplexity(reference: ModelHandle, results: Iterable) -> pd.DataF
         {
             "model": result.model,
             "kind": result.kind,
-            "perplexity": text_perplexity(reference, result.text, context=result.prompt) if result.text.strip() else None,
+            "perplexity": text_perplexity(reference, result.text, context=result.prompt)
+            if result.text.strip()
+            else None,
             "sample_entropy_bits": sample_entropy(result.token_ids),
             "new_tokens": result.new_tokens,
         }

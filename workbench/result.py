@@ -17,7 +17,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-FinishReason = Literal["eos", "length", "stopped", "interrupted", "error"]  # error: a served stream failed (why: telemetry["error"])
+FinishReason = Literal[
+    "eos", "length", "stopped", "interrupted", "error"
+]  # error: a served stream failed (why: telemetry["error"])
 
 # Position states in a trace step, as the live canvas colours them.
 NOISE, NEW, KEPT = 0, 1, 2

@@ -35,9 +35,17 @@ MAX_STEPS = 512  # the most denoising steps a canvas may be given
 DEFAULTS: dict[str, dict[str, Any]] = {
     "autoregressive": {"max_new_tokens": 64, "temperature": 0.8, "seed": None},
     "diffusion": {
-        "max_new_tokens": 256, "temperature": SCHEDULE, "seed": None, "steps": 48, "block_size": 256,
-        "sampler": "entropy-bound", "early_exit": True, "entropy_bound": 0.1, "threshold": 0.9,
-        "t_min": 0.4, "t_max": 0.8,  # DiffusionGemma's generation-config schedule
+        "max_new_tokens": 256,
+        "temperature": SCHEDULE,
+        "seed": None,
+        "steps": 48,
+        "block_size": 256,
+        "sampler": "entropy-bound",
+        "early_exit": True,
+        "entropy_bound": 0.1,
+        "threshold": 0.9,
+        "t_min": 0.4,
+        "t_max": 0.8,  # DiffusionGemma's generation-config schedule
     },
 }
 
@@ -110,7 +118,9 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
         values["sampler"] = check_choice("sampler", values.get("sampler"), DIFFUSION_SAMPLERS)
         if not isinstance(values.get("early_exit", True), bool):
             raise InvalidSettingError("early_exit", values["early_exit"], "True or False")
-        values["entropy_bound"] = check_float("entropy_bound", values.get("entropy_bound"), 0.0, None, low_inclusive=False)
+        values["entropy_bound"] = check_float(
+            "entropy_bound", values.get("entropy_bound"), 0.0, None, low_inclusive=False
+        )
         values["threshold"] = check_float("threshold", values.get("threshold"), 0.0, 1.0, low_inclusive=False)
         values["t_min"] = check_float("t_min", values.get("t_min"), 0.0, None, low_inclusive=False)
         values["t_max"] = check_float("t_max", values.get("t_max"), values["t_min"], None)
@@ -124,7 +134,8 @@ def _check_temperature(kind: Kind, value: Any) -> float | str:
     if kind == "diffusion" and value == SCHEDULE:
         return SCHEDULE
     allowed = f"0 (argmax) or a finite number >= {MIN_TEMPERATURE:g}" + (
-        f", or {SCHEDULE!r} for the model's own t_max -> t_min schedule" if kind == "diffusion" else "")
+        f", or {SCHEDULE!r} for the model's own t_max -> t_min schedule" if kind == "diffusion" else ""
+    )
     if isinstance(value, str):
         raise InvalidSettingError("temperature", value, allowed)
     try:

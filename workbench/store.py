@@ -223,7 +223,7 @@ class ResultsStore:
     # -- the file ------------------------------------------------------------------------------------
 
     def _existing_kind(self) -> str:
-        """"ours", "new" (absent or an empty database), or raises: never writes to the file."""
+        """ "ours", "new" (absent or an empty database), or raises: never writes to the file."""
         try:
             if not self.path.exists() or self.path.stat().st_size == 0:
                 return "new"

@@ -90,8 +90,11 @@ def plot_frontier(df: pd.DataFrame, x: str = "tokens_per_second", y: str = "qual
     """Scatter every run of a sweep, label it with its settings, and draw the frontier through the best."""
     for column in (x, y):
         if column not in df.columns or df[column].isna().all():
-            raise InvalidSettingError("x" if column == x else "y", column,
-                                      "a column of the sweep with values: " + ", ".join(map(str, df.columns)))
+            raise InvalidSettingError(
+                "x" if column == x else "y",
+                column,
+                "a column of the sweep with values: " + ", ".join(map(str, df.columns)),
+            )
     if ax is None:  # a bare Figure, like workbench.cost.plots: no pyplot state; a notebook shows ax.figure
         ax = Figure(figsize=(7, 4.5)).add_subplot()
     ax.scatter(df[x], df[y], color="#2563eb", alpha=0.7, label="runs")

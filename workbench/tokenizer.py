@@ -47,7 +47,7 @@ def build_word_tokenizer(
     core.decoder = decoders.WordPiece(prefix="##", cleanup=True)
     # Every training story starts with <bos>, so a prompt must too: encoding adds it (as Gemma's does);
     # `add_special_tokens=False` leaves it out for building corpora.
-    core.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, SPECIAL_TOKENS.index(BOS))])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token=PAD, eos_token=EOS, bos_token=BOS, unk_token=UNK
+    core.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A", special_tokens=[(BOS, SPECIAL_TOKENS.index(BOS))]
     )
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS, bos_token=BOS, unk_token=UNK)

@@ -80,6 +80,9 @@ def denoise_logits(
     """
     arguments = {cache_keyword(type(model)): cache}
     return model(
-        decoder_input_ids=canvas, self_conditioning_logits=self_conditioning_logits,
-        decoder_attention_mask=attention_mask, decoder_position_ids=position_ids, **arguments,
+        decoder_input_ids=canvas,
+        self_conditioning_logits=self_conditioning_logits,
+        decoder_attention_mask=attention_mask,
+        decoder_position_ids=position_ids,
+        **arguments,
     ).logits

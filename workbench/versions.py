@@ -48,7 +48,11 @@ def require_supported(package: str, installed: str | None = None) -> None:
     """Raise `UnsupportedVersionError` if `package` is installed outside its declared range."""
     installed = installed if installed is not None else installed_version(package)
     for requirement in declared_requirements():
-        if canonicalize_name(requirement.name) == canonicalize_name(package) and installed is not None and str(requirement.specifier):
+        if (
+            canonicalize_name(requirement.name) == canonicalize_name(package)
+            and installed is not None
+            and str(requirement.specifier)
+        ):
             if not is_supported(installed, str(requirement.specifier)):
                 raise UnsupportedVersionError(package, installed, str(requirement.specifier))
 
@@ -59,10 +63,12 @@ def dependency_report() -> pd.DataFrame:
     for requirement in declared_requirements():
         installed = installed_version(requirement.name)
         specifier = str(requirement.specifier)
-        rows.append({
-            "package": requirement.name,
-            "installed": installed or "missing",
-            "declared range": specifier or "any",
-            "ok": installed is not None and (not specifier or is_supported(installed, specifier)),
-        })
+        rows.append(
+            {
+                "package": requirement.name,
+                "installed": installed or "missing",
+                "declared range": specifier or "any",
+                "ok": installed is not None and (not specifier or is_supported(installed, specifier)),
+            }
+        )
     return pd.DataFrame(rows, columns=["package", "installed", "declared range", "ok"])

@@ -37,6 +37,7 @@ def speed_claim(hardware: str, source: str | Path | pd.DataFrame | None = None) 
     claims = load_speed_claims(source)
     rows = claims[claims["hardware"] == hardware]
     if rows.empty:
-        raise InvalidSettingError("hardware", hardware, "a device with a published claim: "
-                                  + ", ".join(dict.fromkeys(claims["hardware"])))
+        raise InvalidSettingError(
+            "hardware", hardware, "a device with a published claim: " + ", ".join(dict.fromkeys(claims["hardware"]))
+        )
     return rows.iloc[0]

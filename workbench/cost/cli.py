@@ -68,8 +68,15 @@ _CLOUD = (
     ("--batch-discount", float, 0.0, "batch API discount as a fraction (e.g. 0.5)"),
     ("--input-per-output", float, 1.0, "input tokens read per generated token"),
     ("--monthly-tokens", float, None, "generated tokens per month, for the payback time"),
-    ("--cloud-run", Path, None, ("JSON file with a measured served run (workbench compare --served URL --json): "
-                                 "its speed and latency are reported beside the price")),
+    (
+        "--cloud-run",
+        Path,
+        None,
+        (
+            "JSON file with a measured served run (workbench compare --served URL --json): "
+            "its speed and latency are reported beside the price"
+        ),
+    ),
 )
 _ROOFLINE = (
     ("--bandwidth-gb-s", float, None, "memory bandwidth in GB/s"),
@@ -131,7 +138,12 @@ def breakeven_command(args: argparse.Namespace) -> int:
     offer = _cloud(args)
     result = compare_costs(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
     if args.json:
-        report = {"comparison": result.to_dict(), "local": local.to_dict(), "cloud": offer.to_dict(), "cloud_measured": served}
+        report = {
+            "comparison": result.to_dict(),
+            "local": local.to_dict(),
+            "cloud": offer.to_dict(),
+            "cloud_measured": served,
+        }
         print(json.dumps(finite_report(report), indent=2, allow_nan=False))
     else:
         _print_breakeven(result, local, served)
@@ -302,13 +314,17 @@ def _measured_run(args: argparse.Namespace) -> Measurement | None:
         from workbench.store import ResultsStore, default_store_path
 
         if not (args.store or default_store_path()).is_file():
-            raise InvalidSettingError("store", str(args.store or default_store_path()), "an existing results store file")
+            raise InvalidSettingError(
+                "store", str(args.store or default_store_path()), "an existing results store file"
+            )
         rows = ResultsStore(args.store).to_dataframe(run_uuid=args.run_uuid)
         if rows.empty:
             raise InvalidSettingError("run_uuid", args.run_uuid, "the run_uuid of a run in the store")
         run = flat_record(rows.iloc[0].to_dict())
         if run.get("served"):
-            raise InvalidSettingError("run_uuid", args.run_uuid, "a run measured on this box (this one was served: use it with --cloud-run)")
+            raise InvalidSettingError(
+                "run_uuid", args.run_uuid, "a run measured on this box (this one was served: use it with --cloud-run)"
+            )
         return Measurement.from_record(run)
     if args.store:
         raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
@@ -318,7 +334,15 @@ def _measured_run(args: argparse.Namespace) -> Measurement | None:
 def _served_figures(path: Path) -> dict[str, Any]:
     """What a measured served run says about the cloud side: speed and latency for one user."""
     run = _read_run(path, None, served=True, parameter="cloud_run")
-    keys = ("endpoint", "server_model", "server_version", "tokens_per_second", "time_to_first_token_s", "total_s", "new_tokens")
+    keys = (
+        "endpoint",
+        "server_model",
+        "server_version",
+        "tokens_per_second",
+        "time_to_first_token_s",
+        "total_s",
+        "new_tokens",
+    )
     return {key: run.get(key) for key in keys}
 
 
@@ -337,7 +361,8 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
         if len(chosen) != 1:
             what = "served run" if served else "run measured on this box"
             raise InvalidSettingError(
-                "run_kind" if parameter == "run" else parameter, kind if parameter == "run" else str(path),
+                "run_kind" if parameter == "run" else parameter,
+                kind if parameter == "run" else str(path),
                 f"a file with exactly one such {what}, or the kind of one: " + (", ".join(kinds) or "none in the file"),
             )
         runs = chosen[0]
@@ -345,6 +370,10 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
         raise InvalidSettingError(parameter, str(path), "a JSON object with tokens_per_second, joules_per_token, ...")
     run = flat_record(runs)
     if bool(run.get("served")) != served:
-        allowed = "a served run (workbench compare --served URL --json)" if served else "a run measured on this box (a served run goes to --cloud-run)"
+        allowed = (
+            "a served run (workbench compare --served URL --json)"
+            if served
+            else "a run measured on this box (a served run goes to --cloud-run)"
+        )
         raise InvalidSettingError(parameter, str(path), allowed)
     return run

@@ -188,7 +188,9 @@ def _energy(
         watts = check_float("power_w", power_w, 0.0, MAX_WATTS, low_inclusive=False)
         return watts / speed, "given", f"joules_per_token is power_w {watts:g} W / {speed:g} tok/s."
     if run is not None and run.joules_per_token is not None:
-        joules = check_float("run joules_per_token", run.joules_per_token, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False)
+        joules = check_float(
+            "run joules_per_token", run.joules_per_token, 0.0, MAX_JOULES_PER_TOKEN, low_inclusive=False
+        )
         return joules, "measured", ""
     reason = (run.joules_per_token_missing or "no reason given") if run is not None else "no measured run"
     if profile is None or profile.board_power_w is None:
@@ -217,8 +219,14 @@ def _idle(
         note = f"idle_power_w {profile.idle_power_w:g} W is the {profile.name} profile figure."
         return profile.idle_power_w, "projected", note
     owner = f"none published for {profile.name}" if profile is not None else "no hardware profile given"
-    return None, "missing", (f"Idle power unknown (not measured, {owner}): the idle hours are left out of every cost "
-                             "here, which flatters the box; pass idle_power_w.")
+    return (
+        None,
+        "missing",
+        (
+            f"Idle power unknown (not measured, {owner}): the idle hours are left out of every cost "
+            "here, which flatters the box; pass idle_power_w."
+        ),
+    )
 
 
 def _measurement(run: Measurement | Mapping[str, Any] | GenerationResult | None) -> Measurement | None:
@@ -231,15 +239,21 @@ def _measurement(run: Measurement | Mapping[str, Any] | GenerationResult | None)
 
 def _same_device(run: Measurement, profile: HardwareProfile) -> list[str]:
     """Refuse a run measured on another device than `profile`; note when the run cannot tell."""
-    fix = (f"drop --hardware to price the machine it ran on (with --price-usd), or type {profile.name}'s own "
-           "--tokens-per-s and --joules-per-token")
+    fix = (
+        f"drop --hardware to price the machine it ran on (with --price-usd), or type {profile.name}'s own "
+        "--tokens-per-s and --joules-per-token"
+    )
     if run.device.startswith("cpu") or run.served:
         raise InvalidSettingError("run", f"measured on {run.device}", f"a run measured on a {profile.device}; {fix}")
     if run.device_name and _simple(profile.device) not in _simple(run.device_name):
-        raise InvalidSettingError("run", f"measured on {run.device_name}", f"a run measured on a {profile.device}; {fix}")
+        raise InvalidSettingError(
+            "run", f"measured on {run.device_name}", f"a run measured on a {profile.device}; {fix}"
+        )
     if not run.device_name:
-        return [f"The run does not record which device it ran on ({run.device or 'unknown'}); its figures are taken "
-                f"as the {profile.name}'s."]
+        return [
+            f"The run does not record which device it ran on ({run.device or 'unknown'}); its figures are taken "
+            f"as the {profile.name}'s."
+        ]
     return []
 
 

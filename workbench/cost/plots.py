@@ -54,8 +54,12 @@ def plot_cumulative_cost(
             ax.plot([month], [bill * month], "o", color=line.get_color())
             # Stagger the labels: break-even points of similar offers sit close together.
             ax.annotate(
-                f"break-even {month:.1f} mo", (month, bill * month), textcoords="offset points",
-                xytext=(8, -14 - 12 * i), color=line.get_color(), fontsize="small",
+                f"break-even {month:.1f} mo",
+                (month, bill * month),
+                textcoords="offset points",
+                xytext=(8, -14 - 12 * i),
+                color=line.get_color(),
+                fontsize="small",
             )
     ax.set_title(f"Cumulative cost at {monthly_tokens / 1e6:,.4g}M generated tokens/month (resale not shown)")
     ax.set_xlabel("months of ownership")

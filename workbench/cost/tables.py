@@ -157,7 +157,9 @@ def _check_columns(label: str, present: list[str], columns: tuple[Column, ...]) 
             raise InvalidSettingError(
                 f"{label} column",
                 column,
-                "a column name ending in a unit (" + ", ".join(UNIT_SUFFIXES) + ") or one of the text columns "
+                "a column name ending in a unit ("
+                + ", ".join(UNIT_SUFFIXES)
+                + ") or one of the text columns "
                 + ", ".join(TEXT_COLUMNS),
             )
     missing = [c.name for c in columns if c.name not in present]

@@ -142,7 +142,9 @@ def tariff(
         name in set(flat_table["name"]) and optional(flat_table.set_index("name").loc[name, "usd_per_kwh"]) is not None
     )
     if usd_per_eur is not None and in_usd:
-        raise InvalidSettingError("usd_per_eur", usd_per_eur, f"only with a tariff priced in EUR; {name} is priced in USD")
+        raise InvalidSettingError(
+            "usd_per_eur", usd_per_eur, f"only with a tariff priced in EUR; {name} is priced in USD"
+        )
     if name in set(tou_table["name"]):
         rows = tou_table[tou_table["name"] == name]
         hourly = [0.0] * 24

@@ -31,8 +31,12 @@ class DiffusionModel(ModelHandle):
         trained = self.limits.trained_block_sizes or (self.model.config.canvas_length,)
         if settings.block_size in trained:
             return []
-        return [BlockSizeWarning(f"block_size={settings.block_size}: {self.name!r} was trained with canvas lengths "
-                                 f"{list(trained)}; other lengths run but quality may drop")]
+        return [
+            BlockSizeWarning(
+                f"block_size={settings.block_size}: {self.name!r} was trained with canvas lengths "
+                f"{list(trained)}; other lengths run but quality may drop"
+            )
+        ]
 
     def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
         # Every canvas is denoised whole, so the context must hold whole canvases.
@@ -63,7 +67,12 @@ class DiffusionModel(ModelHandle):
             self._emit(run, callback, step)
 
         generate_blocks(
-            self.model, prompt_ids, settings, run,
-            eos_ids=self.eos_ids, generator=generator,
-            on_step=on_step if callback is not None else None, stop=stop,
+            self.model,
+            prompt_ids,
+            settings,
+            run,
+            eos_ids=self.eos_ids,
+            generator=generator,
+            on_step=on_step if callback is not None else None,
+            stop=stop,
         )

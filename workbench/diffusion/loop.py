@@ -60,9 +60,14 @@ def generate_blocks(
         if canvas_index == 0:
             run.mark_prefill_done()
         attention = torch.nn.functional.pad(attention, (0, block), value=True)  # the cache plus this canvas
-        window = _CanvasWindow(model, cache, attention, torch.arange(
-            attention.shape[1] - block, attention.shape[1], dtype=torch.int32, device=unseen.device
-        ).unsqueeze(0))
+        window = _CanvasWindow(
+            model,
+            cache,
+            attention,
+            torch.arange(
+                attention.shape[1] - block, attention.shape[1], dtype=torch.int32, device=unseen.device
+            ).unsqueeze(0),
+        )
         noise = torch.randint(0, vocab_size, (1, block), generator=generator, device=unseen.device)
         canvas = CanvasState.from_noise(noise, settings.early_exit)
         if not _denoise(window, canvas, scheduler, run, canvas_index, on_step, stop):
@@ -115,10 +120,19 @@ def _denoise(
     return True
 
 
-def _record(output: StepOutput, canvas_index: int, step: int, elapsed_s: float, noise: torch.Tensor | None) -> DenoisingStep:
+def _record(
+    output: StepOutput, canvas_index: int, step: int, elapsed_s: float, noise: torch.Tensor | None
+) -> DenoisingStep:
     return DenoisingStep(
-        canvas=canvas_index, step=step, temperature=output.temperature,
-        tokens=output.tokens[0].tolist(), argmax=output.argmax[0].tolist(), accepted=output.accepted[0].tolist(),
-        state=output.state[0].tolist(), confidence=output.confidence[0].tolist(), entropy=output.entropy[0].tolist(),
-        elapsed_s=elapsed_s, noise=noise[0].tolist() if noise is not None else [],
+        canvas=canvas_index,
+        step=step,
+        temperature=output.temperature,
+        tokens=output.tokens[0].tolist(),
+        argmax=output.argmax[0].tolist(),
+        accepted=output.accepted[0].tolist(),
+        state=output.state[0].tolist(),
+        confidence=output.confidence[0].tolist(),
+        entropy=output.entropy[0].tolist(),
+        elapsed_s=elapsed_s,
+        noise=noise[0].tolist() if noise is not None else [],
     )

@@ -63,6 +63,7 @@ def convergence_table(results: Sequence[GenerationResult]) -> pd.DataFrame:
 
 def summarise(canvases: pd.DataFrame, by: Sequence[str] = GROUPS) -> pd.DataFrame:
     """Mean, median, share at the cap, share of steps in capped canvases, per group; PUBLISHED alongside."""
+
     def one(group: pd.DataFrame) -> pd.Series:
         steps = group["steps_used"]
         return pd.Series({

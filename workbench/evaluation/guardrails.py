@@ -99,8 +99,13 @@ def guard_run(
         timings.append(time.perf_counter() - started)
         failed += not passed
     report = GuardReport(
-        kind=result.kind, unit=unit, checks_run=len(ends), failed=failed, check_s=sum(timings),
-        generation_s=result.total_s, shown_unchecked_tokens=_shown_unchecked(result, ends, unit),
+        kind=result.kind,
+        unit=unit,
+        checks_run=len(ends),
+        failed=failed,
+        check_s=sum(timings),
+        generation_s=result.total_s,
+        shown_unchecked_tokens=_shown_unchecked(result, ends, unit),
         final_tokens=result.new_tokens,
     )
     if isinstance(check, Blocklist) and result.kind == "diffusion":

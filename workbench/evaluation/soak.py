@@ -95,7 +95,9 @@ def soak(
                 begin = time.perf_counter() - started
                 # Each run is one short window of a long soak: its short-window note goes into the row,
                 # not a warning per run; the soak's figures add many windows up.
-                result = measured_generate(handle, prompt, idle_power_w=idle_power_w, warn=False, stop=deadline, **settings)
+                result = measured_generate(
+                    handle, prompt, idle_power_w=idle_power_w, warn=False, stop=deadline, **settings
+                )
                 rows.append(_row(result, begin, time.perf_counter() - started))
                 if store is not None:
                     store.add(result, tags={"source": "soak", **(tags or {})})
@@ -124,8 +126,14 @@ def analyse(
     first = complete[complete["start_s"] < first_window_s]
     steady_rows = complete.iloc[steady:] if steady is not None else complete.iloc[0:0]
     return SoakReport(
-        timeline=complete, cut_runs=int(cut.sum()), energy_source=source, energy_missing=missing, warmup_runs=warmup,
-        steady_start=steady, steady_by=steady_by, steady_missing=steady_missing,
+        timeline=complete,
+        cut_runs=int(cut.sum()),
+        energy_source=source,
+        energy_missing=missing,
+        warmup_runs=warmup,
+        steady_start=steady,
+        steady_by=steady_by,
+        steady_missing=steady_missing,
         joules_per_token_first=_joules_per_token(first),
         joules_per_token_steady=_joules_per_token(steady_rows),
         tokens_per_second_first=_ratio(first["tokens"], first["window_s"]),
@@ -188,8 +196,10 @@ def _steady_start(signal: pd.Series, warmup: int, window: int, drift: float) -> 
         before, now = average.iloc[index - warmup - window], average.iloc[index - warmup]
         if before and abs(now - before) / abs(before) <= drift:
             return index - window + 1, None
-    return None, (f"the {window}-run moving average still moved more than {drift:.0%} "
-                  f"(or too few runs: need {warmup + 2 * window})")
+    return None, (
+        f"the {window}-run moving average still moved more than {drift:.0%} "
+        f"(or too few runs: need {warmup + 2 * window})"
+    )
 
 
 def _joules_per_token(rows: pd.DataFrame) -> float | None:

@@ -104,14 +104,18 @@ def _geometry(name: str, config_path: str) -> Geometry:
     try:
         fields = json.loads(Path(config_path).read_text())
         if "auto_map" in fields:
-            raise ModelUnavailableError(f"{config_path}: the model names its own Python code (auto_map); no plan runs it")
+            raise ModelUnavailableError(
+                f"{config_path}: the model names its own Python code (auto_map); no plan runs it"
+            )
         fields = {key: value for key, value in fields.items() if not key.startswith("_")}
         config = AutoConfig.for_model(fields.pop("model_type"), **fields)
         model = _meta_model(config)
     except ModelUnavailableError:
         raise
     except Exception as error:  # unreadable JSON, unknown model type, fields the class rejects
-        raise ModelUnavailableError(f"{config_path}: no plan from this configuration ({type(error).__name__}: {error})") from None
+        raise ModelUnavailableError(
+            f"{config_path}: no plan from this configuration ({type(error).__name__}: {error})"
+        ) from None
     text = config.get_text_config()
     layers = _decoder_layers(model, text.num_hidden_layers)
     is_diffusion = config.model_type == "diffusion_gemma"

@@ -85,22 +85,33 @@ class MemoryPlan:
     def table(self) -> Any:
         import pandas as pd
 
-        rows = [{"part": name, "GB": size / 1e9, "how it is counted": self.how[name]} for name, size in self.parts.items()]
+        rows = [
+            {"part": name, "GB": size / 1e9, "how it is counted": self.how[name]} for name, size in self.parts.items()
+        ]
         rows.append({"part": "total", "GB": self.total_bytes / 1e9, "how it is counted": self.verdict()})
         rows.append({"part": "capacity", "GB": self.capacity_bytes / 1e9, "how it is counted": self.capacity_source})
         return pd.DataFrame(rows).set_index("part")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "total_bytes": self.total_bytes, "margin_bytes": self.margin_bytes,
-                "fits": self.fits, "verdict": self.verdict()}
+        return {
+            **asdict(self),
+            "total_bytes": self.total_bytes,
+            "margin_bytes": self.margin_bytes,
+            "fits": self.fits,
+            "verdict": self.verdict(),
+        }
 
     def __str__(self) -> str:
         canvas = f", canvas {self.block_size}" if self.block_size else ""
         size = f"{self.parameters / 1e9:.2f}B" if self.parameters >= 1e9 else f"{self.parameters / 1e6:.1f}M"
-        lines = [f"{self.model} ({size} parameters) in {self.precision}, "
-                 f"{self.context_tokens:,} tokens of context{canvas}, on {self.hardware}:"]
+        lines = [
+            f"{self.model} ({size} parameters) in {self.precision}, "
+            f"{self.context_tokens:,} tokens of context{canvas}, on {self.hardware}:"
+        ]
         lines += [f"  {name:<12}{size / 1e9:>9.2f} GB  {self.how[name]}" for name, size in self.parts.items()]
-        lines.append(f"  {'total':<12}{self.total_bytes / 1e9:>9.2f} GB  of {_gb(self.capacity_bytes)} ({self.capacity_source})")
+        lines.append(
+            f"  {'total':<12}{self.total_bytes / 1e9:>9.2f} GB  of {_gb(self.capacity_bytes)} ({self.capacity_source})"
+        )
         lines.append(self.verdict())
         lines += [f"  - {line}" for line in self.suggestions]
         return "\n".join(lines)
@@ -126,8 +137,14 @@ def plan(
     block = _block(shape, block_size)
     if context_tokens is None:
         context_tokens = min(DEFAULT_CONTEXT_TOKENS, shape.max_positions)
-    if isinstance(context_tokens, bool) or not isinstance(context_tokens, int) or not 1 <= context_tokens <= shape.max_positions:
-        raise InvalidSettingError("context_tokens", context_tokens, f"an integer from 1 to {shape.max_positions:,} for {model!r}")
+    if (
+        isinstance(context_tokens, bool)
+        or not isinstance(context_tokens, int)
+        or not 1 <= context_tokens <= shape.max_positions
+    ):
+        raise InvalidSettingError(
+            "context_tokens", context_tokens, f"an integer from 1 to {shape.max_positions:,} for {model!r}"
+        )
     capacity = capacity_of(hardware)
     result = _plan(shape, PRECISIONS[precision], block, context_tokens, capacity, hardware)
     result.suggestions = _suggestions(shape, result, capacity)
@@ -142,14 +159,21 @@ def capacity_of(hardware: str) -> Capacity:
         if not torch.cuda.is_available():
             raise InvalidSettingError("hardware", hardware, "'cpu' or a profile name: torch sees no GPU here")
         free, total = torch.cuda.mem_get_info()
-        return Capacity(free, f"free memory of {torch.cuda.get_device_name()} now ({total / 1e9:.1f} GB in all)", True, True)
+        return Capacity(
+            free, f"free memory of {torch.cuda.get_device_name()} now ({total / 1e9:.1f} GB in all)", True, True
+        )
     if hardware == "cpu":
         return Capacity(_available_ram(), "MemAvailable in /proc/meminfo now", False, True)
     from workbench.cost.hardware import hardware_profile
 
     profile = hardware_profile(hardware)
     # Vendors' "32 GB" of GPU memory is 32 GiB (an RTX 5090 reports 32,607 MiB), so GiB it is.
-    return Capacity(int(profile.memory_gb * GIB), f"{profile.device}: {profile.memory_gb:g} GiB ({profile.source}, {profile.date})", True, False)
+    return Capacity(
+        int(profile.memory_gb * GIB),
+        f"{profile.device}: {profile.memory_gb:g} GiB ({profile.source}, {profile.date})",
+        True,
+        False,
+    )
 
 
 def _available_ram() -> int:
@@ -172,15 +196,23 @@ def _block(shape: Geometry, block_size: int | None) -> int | None:
     return block_size
 
 
-def _plan(shape: Geometry, precision: Precision, block: int | None, context: int, capacity: Capacity, hardware: str) -> MemoryPlan:
+def _plan(
+    shape: Geometry, precision: Precision, block: int | None, context: int, capacity: Capacity, hardware: str
+) -> MemoryPlan:
     b = precision.compute_bytes
     kept = shape.total_params - shape.matrix_params if precision.quantized else shape.total_params
     quantized = shape.matrix_params if precision.quantized else 0
     weights = math.ceil(quantized * precision.bytes_per_weight + kept * b)
-    kv = sum(2 * layer.kv_heads * layer.head_dim * b * _cached(layer.sliding, shape.sliding_window, context) for layer in shape.layers)
+    kv = sum(
+        2 * layer.kv_heads * layer.head_dim * b * _cached(layer.sliding, shape.sliding_window, context)
+        for layer in shape.layers
+    )
     positions = block or 1
     logits = LOGITS_COPIES * positions * shape.vocab_size * (shape.logits_bytes or b)
-    activations = max(_forward_bytes(shape, context, context, b, capacity.gpu), _forward_bytes(shape, positions, context + positions, b, capacity.gpu))
+    activations = max(
+        _forward_bytes(shape, context, context, b, capacity.gpu),
+        _forward_bytes(shape, positions, context + positions, b, capacity.gpu),
+    )
     # On a CPU the checkpoint is memory-mapped while its tensors are copied out, and workbench then
     # checks every weight is finite (a bool per element of the largest): both count in the peak.
     # A GPU sees only the copies; the mapping stays in host memory.
@@ -190,21 +222,43 @@ def _plan(shape: Geometry, precision: Precision, block: int | None, context: int
     overhead = cuda_context + math.ceil(GPU_FRAGMENTATION * base) if capacity.gpu else 0
     window = f"sliding layers hold at most {shape.sliding_window:,}" if shape.sliding_window else "no sliding window"
     how = {
-        "weights": f"{shape.total_params:,} parameters: {precision.how}" if precision.quantized else f"{shape.total_params:,} parameters x {b} bytes",
+        "weights": f"{shape.total_params:,} parameters: {precision.how}"
+        if precision.quantized
+        else f"{shape.total_params:,} parameters x {b} bytes",
         "kv_cache": f"{context:,} tokens, {len(shape.layers)} layers ({window}), keys and values at {b} bytes",
         "logits": f"{LOGITS_COPIES} x {positions} positions x {shape.vocab_size:,} vocab x {shape.logits_bytes or b} bytes (one step's working set)",
-        "activations": "largest forward: prefill of the context or one step" + (", attention scores materialised (CPU)" if not capacity.gpu else ""),
-        "loading": "none on the GPU: the checkpoint is read in host memory" if capacity.gpu
+        "activations": "largest forward: prefill of the context or one step"
+        + (", attention scores materialised (CPU)" if not capacity.gpu else ""),
+        "loading": "none on the GPU: the checkpoint is read in host memory"
+        if capacity.gpu
         else "the mapped checkpoint while it is copied, and the finite-weights check of the largest tensor",
-        "overhead": ("5% allocator fragmentation (the CUDA context is already outside the free memory)" if capacity.free_now
-                     else "CUDA context and workspaces (1 GiB) + 5% allocator fragmentation") if capacity.gpu
+        "overhead": (
+            "5% allocator fragmentation (the CUDA context is already outside the free memory)"
+            if capacity.free_now
+            else "CUDA context and workspaces (1 GiB) + 5% allocator fragmentation"
+        )
+        if capacity.gpu
         else "none beyond the running Python process, which is already outside MemAvailable",
     }
     return MemoryPlan(
-        model=shape.name, kind=shape.kind, hardware=hardware, precision=precision.name, context_tokens=context,
-        block_size=block, parts={"weights": weights, "kv_cache": kv, "logits": logits, "activations": activations,
-                                 "loading": loading, "overhead": overhead},
-        how=how, capacity_bytes=capacity.bytes, capacity_source=capacity.source, parameters=shape.total_params,
+        model=shape.name,
+        kind=shape.kind,
+        hardware=hardware,
+        precision=precision.name,
+        context_tokens=context,
+        block_size=block,
+        parts={
+            "weights": weights,
+            "kv_cache": kv,
+            "logits": logits,
+            "activations": activations,
+            "loading": loading,
+            "overhead": overhead,
+        },
+        how=how,
+        capacity_bytes=capacity.bytes,
+        capacity_source=capacity.source,
+        parameters=shape.total_params,
     )
 
 
@@ -215,8 +269,12 @@ def _cached(sliding: bool, window: int | None, context: int) -> int:
 def _forward_bytes(shape: Geometry, positions: int, keys: int, b: int, gpu: bool) -> int:
     """Live tensors of one forward over `positions` tokens attending to `keys` (see HIDDEN_COPIES)."""
     head_dim = max(layer.head_dim for layer in shape.layers)
-    per_position = (HIDDEN_COPIES * shape.hidden_size + 3 * shape.intermediate_size
-                    + 3 * shape.top_k_experts * shape.moe_intermediate_size + 2 * shape.attention_heads * head_dim)
+    per_position = (
+        HIDDEN_COPIES * shape.hidden_size
+        + 3 * shape.intermediate_size
+        + 3 * shape.top_k_experts * shape.moe_intermediate_size
+        + 2 * shape.attention_heads * head_dim
+    )
     # GPU attention kernels (flash / memory-efficient) never hold the score matrix; CPU's do, in fp32.
     scores = 0 if gpu else shape.attention_heads * positions * keys * 4
     return positions * per_position * b + scores
@@ -235,7 +293,9 @@ def _suggestions(shape: Geometry, result: MemoryPlan, capacity: Capacity) -> lis
         for precision in smaller:
             other = _plan(shape, precision, result.block_size, result.context_tokens, capacity, result.hardware)
             if other.fits:
-                lines.append(f"{precision.name} fits at this context: {_gb(other.total_bytes)}, {_gb(other.margin_bytes)} to spare")
+                lines.append(
+                    f"{precision.name} fits at this context: {_gb(other.total_bytes)}, {_gb(other.margin_bytes)} to spare"
+                )
                 break
         else:
             lines.append("no precision known here fits at this context")

@@ -78,13 +78,16 @@ def clean_endpoint(url: str) -> str:
     cleaned = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
     if parts.username or parts.password or parts.query:
         raise InvalidSettingError(
-            "spec", cleaned + " (credentials or query removed here)",
+            "spec",
+            cleaned + " (credentials or query removed here)",
             f"a URL without credentials: put the API key in ${API_KEY_VARIABLES[0]} so it is never recorded",
         )
     return cleaned
 
 
-def load_served(url: str, model: str | None = None, kind: Kind | None = None, deadlines: Deadlines | None = None) -> ServedModel:
+def load_served(
+    url: str, model: str | None = None, kind: Kind | None = None, deadlines: Deadlines | None = None
+) -> ServedModel:
     """Connect to an OpenAI-compatible server; `model` defaults to the first one it serves."""
     endpoint = clean_endpoint(url)
     if kind not in (None, "autoregressive", "diffusion"):
@@ -92,7 +95,9 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
     deadlines = deadlines or Deadlines()
     api_key = next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    client = httpx.Client(base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(LISTING_TIMEOUT_S, connect=deadlines.connect_s))
+    client = httpx.Client(
+        base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(LISTING_TIMEOUT_S, connect=deadlines.connect_s)
+    )
     started = time.perf_counter()
     try:
         listing = client.get("models")
@@ -103,7 +108,11 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
         ) from None
     if listing.status_code != 200:
         client.close()
-        problem = "refused the API key (set $WORKBENCH_API_KEY)" if listing.status_code in (401, 403) else f"answered HTTP {listing.status_code}"
+        problem = (
+            "refused the API key (set $WORKBENCH_API_KEY)"
+            if listing.status_code in (401, 403)
+            else f"answered HTTP {listing.status_code}"
+        )
         raise ModelUnavailableError(f"{endpoint}/models {problem}")
     try:
         entries = listing.json()["data"]
@@ -119,14 +128,20 @@ def load_served(url: str, model: str | None = None, kind: Kind | None = None, de
         raise InvalidSettingError("model", model, f"one of the models {endpoint} serves: {', '.join(served)}")
     chosen = model if model is not None else next(iter(served))
     return ServedModel(
-        endpoint, chosen, client=client, api_key=api_key, deadlines=deadlines,
-        kind=kind, server_version=_server_version(client, endpoint, served[chosen].get("owned_by")),
-        context_length=served[chosen].get("max_model_len"), load_s=time.perf_counter() - started,
+        endpoint,
+        chosen,
+        client=client,
+        api_key=api_key,
+        deadlines=deadlines,
+        kind=kind,
+        server_version=_server_version(client, endpoint, served[chosen].get("owned_by")),
+        context_length=served[chosen].get("max_model_len"),
+        load_s=time.perf_counter() - started,
     )
 
 
 def _server_version(client: httpx.Client, endpoint: str, owner: str | None) -> str | None:
-    """"vllm 0.32.0": vLLM answers GET /version beside /v1 and owns its models; other servers: None."""
+    """ "vllm 0.32.0": vLLM answers GET /version beside /v1 and owns its models; other servers: None."""
     root = endpoint.removesuffix("/v1")
     try:
         response = client.get(f"{root}/version")
@@ -144,14 +159,25 @@ class ServedModel:
     dtype = "unknown"  # the server does not report it
 
     def __init__(
-        self, endpoint: str, model: str, *, client: httpx.Client, api_key: str | None, deadlines: Deadlines,
-        kind: Kind | None, server_version: str | None, context_length: int | None, load_s: float,
+        self,
+        endpoint: str,
+        model: str,
+        *,
+        client: httpx.Client,
+        api_key: str | None,
+        deadlines: Deadlines,
+        kind: Kind | None,
+        server_version: str | None,
+        context_length: int | None,
+        load_s: float,
     ) -> None:
         self.endpoint = endpoint
         self.name = model
         self.source = endpoint
         self.kind: Kind = kind or "autoregressive"
-        self.kind_source = "declared by the caller" if kind else "assumed: the server does not say how it generates (pass kind=)"
+        self.kind_source = (
+            "declared by the caller" if kind else "assumed: the server does not say how it generates (pass kind=)"
+        )
         self.server_version = server_version
         self.deadlines = deadlines
         self.load_s = load_s
@@ -171,7 +197,9 @@ class ServedModel:
         for name in SERVER_WIDE:
             if given.get(name) is not None:
                 raise InvalidSettingError(
-                    name, given[name], "nothing for a served model: the server fixes it at start-up "
+                    name,
+                    given[name],
+                    "nothing for a served model: the server fixes it at start-up "
                     "(vLLM: --diffusion-config, --hf-overrides) and a request cannot change it",
                 )
         # Validated as autoregressive knobs: those are the ones an OpenAI-compatible request carries.
@@ -221,8 +249,12 @@ class ServedModel:
 
     def _request(self, prompt: str, settings: GenerationSettings) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.name, "prompt": prompt, "max_tokens": settings.max_new_tokens,
-            "temperature": settings.temperature, "seed": settings.seed, "stream": True,
+            "model": self.name,
+            "prompt": prompt,
+            "max_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature,
+            "seed": settings.seed,
+            "stream": True,
             "stream_options": {"include_usage": True},
         }
         if settings.top_p is not None:
@@ -238,7 +270,13 @@ class ServedModel:
         read = max(self.deadlines.first_token_s, self.deadlines.between_chunks_s) + 1.0
         return httpx.Timeout(read, connect=self.deadlines.connect_s)
 
-    def _follow(self, reader: StreamReader, run: _Run, callback: Callable[[StepEvent], None] | None, stop: threading.Event | None) -> None:
+    def _follow(
+        self,
+        reader: StreamReader,
+        run: _Run,
+        callback: Callable[[StepEvent], None] | None,
+        stop: threading.Event | None,
+    ) -> None:
         deadlines = self.deadlines
         while True:
             if stop is not None and stop.is_set():
@@ -249,7 +287,12 @@ class ServedModel:
             if run.first_s is None:
                 waits.append((run.started + deadlines.first_token_s, f"no token within {deadlines.first_token_s:g} s"))
             else:
-                waits.append((run.last_s + deadlines.between_chunks_s, f"the stream stalled: no chunk for {deadlines.between_chunks_s:g} s"))
+                waits.append(
+                    (
+                        run.last_s + deadlines.between_chunks_s,
+                        f"the stream stalled: no chunk for {deadlines.between_chunks_s:g} s",
+                    )
+                )
             deadline, why = min(waits)
             if now >= deadline:
                 run.fail(why)
@@ -260,10 +303,16 @@ class ServedModel:
                 continue
             if isinstance(event, Chunk):
                 if run.add(event) and callback is not None:
-                    callback(StepEvent(
-                        kind=self.kind, forward_passes=None, elapsed_s=event.arrived_s - run.started,
-                        committed_ids=list(run.token_ids), time_to_first_token_s=run.first_s, text="".join(run.text),
-                    ))
+                    callback(
+                        StepEvent(
+                            kind=self.kind,
+                            forward_passes=None,
+                            elapsed_s=event.arrived_s - run.started,
+                            committed_ids=list(run.token_ids),
+                            time_to_first_token_s=run.first_s,
+                            text="".join(run.text),
+                        )
+                    )
             elif isinstance(event, Done):
                 run.finish()
                 return
@@ -275,9 +324,13 @@ class ServedModel:
     def _raise_if_not_partial(self, failure: Failure, recorded: dict[str, Any]) -> None:
         """Failures before any generation that the caller must fix are raised, not returned."""
         if failure.connect:
-            raise ModelUnavailableError(f"{self.endpoint} is unreachable ({failure.reason}); is the server still running?")
+            raise ModelUnavailableError(
+                f"{self.endpoint} is unreachable ({failure.reason}); is the server still running?"
+            )
         if failure.status in (400, 422):
-            raise InvalidSettingError("settings", recorded, f"what {self.endpoint} accepts for {self.name!r}; it answered {failure.reason}")
+            raise InvalidSettingError(
+                "settings", recorded, f"what {self.endpoint} accepts for {self.name!r}; it answered {failure.reason}"
+            )
         if failure.status in (401, 403, 404):
             raise ModelUnavailableError(f"{self.endpoint} refused the request for {self.name!r}: {failure.reason}")
 
@@ -334,8 +387,11 @@ class _Run:
         new_tokens = len(self.token_ids) if self.ids_complete else None
         chunks = len(self.arrivals)
         telemetry: dict[str, Any] = {
-            "served": True, "endpoint": handle.endpoint, "server_model": handle.name,
-            "server_version": handle.server_version, "kind_source": handle.kind_source,
+            "served": True,
+            "endpoint": handle.endpoint,
+            "server_model": handle.name,
+            "server_version": handle.server_version,
+            "kind_source": handle.kind_source,
             "stream_chunks": chunks,
             "tokens_per_chunk": new_tokens / chunks if new_tokens is not None and chunks else None,
             "tokens_per_chunk_note": "tokens per streamed chunk, measured on the client; a chunk is not a forward pass",
@@ -347,10 +403,21 @@ class _Run:
         if not self.ids_complete:
             telemetry["token_ids_missing"] = "the server sent text without token ids; tokens/s is not measured"
         return GenerationResult(
-            model=handle.name, kind=handle.kind, prompt=prompt, text="".join(self.text),
-            token_ids=list(self.token_ids) if self.ids_complete else [], settings=recorded,
-            finish_reason=self.finish_reason, device=handle.device, dtype=handle.dtype, load_s=handle.load_s,
-            prefill_s=None, time_to_first_token_s=self.first_s, total_s=ended - self.started,
+            model=handle.name,
+            kind=handle.kind,
+            prompt=prompt,
+            text="".join(self.text),
+            token_ids=list(self.token_ids) if self.ids_complete else [],
+            settings=recorded,
+            finish_reason=self.finish_reason,
+            device=handle.device,
+            dtype=handle.dtype,
+            load_s=handle.load_s,
+            prefill_s=None,
+            time_to_first_token_s=self.first_s,
+            total_s=ended - self.started,
             step_times_s=[later - earlier for earlier, later in zip(self.arrivals, self.arrivals[1:])],
-            forward_passes=None, prompt_tokens=self.usage.get("prompt_tokens"), telemetry=telemetry,
+            forward_passes=None,
+            prompt_tokens=self.usage.get("prompt_tokens"),
+            telemetry=telemetry,
         )

@@ -72,10 +72,18 @@ def load_sweep(
 
 
 def _run_level(
-    handle: ServedModel, prompt: str, level: int, requests: int, timeout_s: float, settings: dict[str, Any], bar: tqdm,
+    handle: ServedModel,
+    prompt: str,
+    level: int,
+    requests: int,
+    timeout_s: float,
+    settings: dict[str, Any],
+    bar: tqdm,
 ) -> tuple[list[GenerationResult | str], float]:
     stop = threading.Event()
-    timer = threading.Timer(timeout_s, stop.set)  # the level's time budget: running streams stop, queued ones do not start
+    timer = threading.Timer(
+        timeout_s, stop.set
+    )  # the level's time budget: running streams stop, queued ones do not start
     outcomes: list[GenerationResult | str] = []
     started = time.perf_counter()
     timer.start()

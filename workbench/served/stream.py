@@ -73,7 +73,11 @@ class StreamReader:
             with self._client.stream("POST", "completions", json=self._body, timeout=self._timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    self._put(Failure(f"HTTP {response.status_code}: {_server_message(response)}", status=response.status_code))
+                    self._put(
+                        Failure(
+                            f"HTTP {response.status_code}: {_server_message(response)}", status=response.status_code
+                        )
+                    )
                     return
                 for line in response.iter_lines():
                     if self.cancel.is_set():
@@ -103,7 +107,9 @@ class StreamReader:
             data = json.loads(payload)
             if "error" in data:  # vLLM reports a failure inside an open stream this way
                 error = data["error"]
-                return Failure(f"the server reported an error mid-stream: {error.get('message', error) if isinstance(error, dict) else error}")
+                return Failure(
+                    f"the server reported an error mid-stream: {error.get('message', error) if isinstance(error, dict) else error}"
+                )
             choices = data.get("choices") or []
             choice = choices[0] if choices else {}
             token_ids = choice.get("token_ids")

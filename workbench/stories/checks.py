@@ -66,9 +66,7 @@ def check_story(text: str) -> StoryCheck:
             elif token not in introduced:
                 stray = True
     hero = introduced[0] if introduced else None
-    agree = hero is not None and all(
-        NAME_GENDER[hero] in _PRONOUN_GENDER[t] for t in tokens if t in _PRONOUN_GENDER
-    )
+    agree = hero is not None and all(NAME_GENDER[hero] in _PRONOUN_GENDER[t] for t in tokens if t in _PRONOUN_GENDER)
     return StoryCheck(
         sentences=len(sentences),
         valid_sentences=sum(parse_sentence(s) for s in sentences),

@@ -190,13 +190,43 @@ _STORY_SHAPES: dict[str, tuple] = {
     "weather": ("<weather_1>", "<weather_2>", "<weather_3>", ("<weather_4>", 0.8), ("<weather_5>", 0.8)),
 }
 SENTENCE_SYMBOLS: tuple[str, ...] = tuple(
-    s for s in _RULES if s[1:-1].split("_")[0] in {
-        "intro", "habit", "find", "lose", "search", "found", "helper", "thanks", "visit", "meet", "play",
-        "friends", "weather", "happy", "the",
+    s
+    for s in _RULES
+    if s[1:-1].split("_")[0]
+    in {
+        "intro",
+        "habit",
+        "find",
+        "lose",
+        "search",
+        "found",
+        "helper",
+        "thanks",
+        "visit",
+        "meet",
+        "play",
+        "friends",
+        "weather",
+        "happy",
+        "the",
     }
 )
-BOUND = frozenset({"<hero>", "<girl_hero>", "<boy_hero>", "<friend>", "<he>", "<He>", "<his>", "<His>", "<him>",
-                   "<thing>", "<thing_c>", "<thing_v>"})
+BOUND = frozenset(
+    {
+        "<hero>",
+        "<girl_hero>",
+        "<boy_hero>",
+        "<friend>",
+        "<he>",
+        "<He>",
+        "<his>",
+        "<His>",
+        "<him>",
+        "<thing>",
+        "<thing_c>",
+        "<thing_v>",
+    }
+)
 
 
 @dataclass(frozen=True)

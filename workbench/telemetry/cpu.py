@@ -88,4 +88,3 @@ class CpuEnergyWindow:
             counter_delta_uj(b, a, zone.max_energy_uj) for zone, b, a in zip(self._zones, self._before, after)
         )
         return total_uj / 1e6, None
-

@@ -108,10 +108,14 @@ class EnergyMeter:
         tokens, reading = result.new_tokens, self.reading
         all_in = per_token(reading["gpu_energy_j"], reading["gpu_energy_missing"], tokens)
         marginal = per_token(reading["marginal_energy_j"], reading["marginal_energy_missing"], tokens)
-        result.telemetry.update({
-            "joules_per_token": all_in[0], "joules_per_token_missing": all_in[1],
-            "marginal_joules_per_token": marginal[0], "marginal_joules_per_token_missing": marginal[1],
-        })
+        result.telemetry.update(
+            {
+                "joules_per_token": all_in[0],
+                "joules_per_token_missing": all_in[1],
+                "marginal_joules_per_token": marginal[0],
+                "marginal_joules_per_token_missing": marginal[1],
+            }
+        )
         return result
 
     def _marginal(self, energy_j: float | None, window_s: float) -> dict[str, Any]:
@@ -152,7 +156,12 @@ def per_token(energy_j: float | None, energy_missing: str | None, tokens: int) -
 
 
 def measured_generate(
-    handle: _Generates, prompt: str, *, idle_power_w: IdlePower | float | None = None, warn: bool = True, **settings: Any
+    handle: _Generates,
+    prompt: str,
+    *,
+    idle_power_w: IdlePower | float | None = None,
+    warn: bool = True,
+    **settings: Any,
 ) -> GenerationResult:
     """`handle.generate(prompt, **settings)` inside an `EnergyMeter`, with the reading attached."""
     if getattr(handle, "served", False):  # a served model spends its energy on the server; its result says so

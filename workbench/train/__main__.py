@@ -30,8 +30,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda, cuda:1, ...")
     args = parser.parse_args(argv)
-    summary = train(args.model, args.out, minutes=args.minutes, steps=args.steps, resume=args.resume,
-                    seed=args.seed, device=args.device)
+    summary = train(
+        args.model,
+        args.out,
+        minutes=args.minutes,
+        steps=args.steps,
+        resume=args.resume,
+        seed=args.seed,
+        device=args.device,
+    )
     print(json.dumps({k: summary[k] for k in ("steps", "seconds", "final_loss", "parameters")}))
 
 

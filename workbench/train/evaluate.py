@@ -38,8 +38,13 @@ def load(folder: str | Path) -> tuple[Any, Any, dict]:  # model, tokenizer, mani
 def _generate(model: Any, bos: torch.Tensor, settings: dict) -> torch.Tensor:
     if isinstance(model, DiffusionGemmaForBlockDiffusion):
         model.config.canvas_length = settings["block_size"]  # the block size is a config field, not an argument
-        out = model.generate(bos, max_new_tokens=settings["max_new_tokens"], max_denoising_steps=settings["steps"],
-                             t_min=settings["t_min"], t_max=settings["t_max"])
+        out = model.generate(
+            bos,
+            max_new_tokens=settings["max_new_tokens"],
+            max_denoising_steps=settings["steps"],
+            t_min=settings["t_min"],
+            t_max=settings["t_max"],
+        )
         return out.sequences
     temperature = settings["temperature"]
     sampling = {"do_sample": True, "temperature": temperature, "top_k": 0} if temperature > 0 else {"do_sample": False}
@@ -111,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stories", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the result as JSON here")
-    parser.add_argument("--card", action="store_true", help="also write the model card (README.md, loss.png) into FOLDER")
+    parser.add_argument(
+        "--card", action="store_true", help="also write the model card (README.md, loss.png) into FOLDER"
+    )
     args = parser.parse_args(argv)
     pick_device("cpu")
     result = report(args.folder, args.stories, args.seed)

@@ -127,8 +127,15 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         step += 1
         elapsed += time.perf_counter() - started
-        rows.append({"step": step, "loss": round(loss.item(), 5), "lr": lr, "canvas_length": canvas_length,
-                     "elapsed_s": round(elapsed, 2)})
+        rows.append(
+            {
+                "step": step,
+                "loss": round(loss.item(), 5),
+                "lr": lr,
+                "canvas_length": canvas_length,
+                "elapsed_s": round(elapsed, 2),
+            }
+        )
         bar.update(1)
         bar.set_postfix(loss=f"{sum(r['loss'] for r in rows[-20:]) / len(rows[-20:]):.3f}")
         if total is None and step == CALIBRATE_FROM:
@@ -150,8 +157,11 @@ def train(
         "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
         "threads": torch.get_num_threads(),
         "settings": {k: v for k, v in asdict(s).items() if k != "default_settings"},
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "python": platform.python_version()},
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
     }
     export(name, model, tokenizer, out, s, summary, rows)
     return summary
@@ -159,8 +169,15 @@ def train(
 
 def _save_checkpoint(path: Path, model, optimizer, generator, step, elapsed, total, rows) -> None:
     # Write then rename, so an interrupted save never leaves a half-written checkpoint behind.
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-             "step": step, "elapsed": elapsed, "total": total, "rows": rows}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "step": step,
+        "elapsed": elapsed,
+        "total": total,
+        "rows": rows,
+    }
     torch.save(state, path.with_suffix(".tmp"))
     os.replace(path.with_suffix(".tmp"), path)
 
@@ -176,22 +193,39 @@ def export(
 ) -> None:
     """Write the folder `from_pretrained` and the engine read (fp32 safetensors; checkpoint stays aside)."""
     defaults = s.default_settings
-    special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
-               "pad_token_id": tokenizer.pad_token_id}
+    special = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     if name == "tiny-diffusion":
         model.generation_config = DiffusionGemmaGenerationConfig(
-            max_new_tokens=defaults["max_new_tokens"], max_denoising_steps=defaults["steps"],
-            t_min=defaults["t_min"], t_max=defaults["t_max"], **special)
+            max_new_tokens=defaults["max_new_tokens"],
+            max_denoising_steps=defaults["steps"],
+            t_min=defaults["t_min"],
+            t_max=defaults["t_max"],
+            **special,
+        )
         kind, block_sizes = "diffusion", list(s.canvas_lengths)
     else:
         model.generation_config = GenerationConfig(
-            do_sample=True, temperature=defaults["temperature"], top_k=0,
-            max_new_tokens=defaults["max_new_tokens"], **special)
+            do_sample=True,
+            temperature=defaults["temperature"],
+            top_k=0,
+            max_new_tokens=defaults["max_new_tokens"],
+            **special,
+        )
         kind, block_sizes = "autoregressive", []
     model.eval()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    manifest = {"name": name, "kind": kind, "trained_block_sizes": block_sizes, "default_settings": defaults, "training": summary}
+    manifest = {
+        "name": name,
+        "kind": kind,
+        "trained_block_sizes": block_sizes,
+        "default_settings": defaults,
+        "training": summary,
+    }
     (out / "workbench.json").write_text(json.dumps(manifest, indent=2) + "\n")
     with open(out / "loss.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

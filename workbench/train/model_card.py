@@ -68,7 +68,8 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "length drawn per batch), corrupted "
         "with uniformly random tokens at a rate t ~ U(0, 1) per example; cross-entropy over every canvas "
         f"position; self-conditioning on {settings['self_conditioning_rate']:.0%} of the steps."
-        if diffusion else "next-token cross-entropy over whole stories."
+        if diffusion
+        else "next-token cross-entropy over whole stories."
     )
     defaults = evaluation["defaults"]
     lines = [

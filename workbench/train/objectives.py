@@ -16,8 +16,11 @@ import torch
 import torch.nn.functional as F
 
 
-def ar_loss(model: Any,  # a Gemma3ForCausalLM
-            input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def ar_loss(
+    model: Any,  # a Gemma3ForCausalLM
+    input_ids: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor:
     """Mean next-token cross-entropy over every real token (the model shifts labels itself)."""
     return model(input_ids=input_ids, labels=labels).loss
 

@@ -88,9 +88,10 @@ def resolved_step(step: DenoisingStep, final_ids: Sequence[int]) -> DenoisingSte
 def _chip(index: int, step: DenoisingStep, word: str) -> str:
     state, confidence = step.state[index], step.confidence[index]
     hover = (
-        f"position {index}: {STATE_NAMES[state]}, confidence {confidence:.2f}, "
-        f"entropy {step.entropy[index]:.2f} nats"
+        f"position {index}: {STATE_NAMES[state]}, confidence {confidence:.2f}, entropy {step.entropy[index]:.2f} nats"
     )
     kind = {NOISE: "wb-noise", NEW: "wb-new", KEPT: "wb-kept"}[state]
     shown = escape(word) if word.strip() else "\u2423"  # open box: make whitespace tokens visible
-    return f'<span class="wb-token {kind}" style="{chip_style(state, confidence)}" title="{escape(hover)}">{shown}</span>'
+    return (
+        f'<span class="wb-token {kind}" style="{chip_style(state, confidence)}" title="{escape(hover)}">{shown}</span>'
+    )

@@ -32,7 +32,12 @@ class CanvasView:
         self.html = widgets.HTML(value=_waiting())
         self.html.add_class("wb-canvas-view")
         self.scrubber = widgets.IntSlider(
-            min=0, max=0, value=0, description="step", disabled=True, continuous_update=True,
+            min=0,
+            max=0,
+            value=0,
+            description="step",
+            disabled=True,
+            continuous_update=True,
             tooltip="0 = noise before the first step; the last step is the resolved text",
             layout=widgets.Layout(width="100%"),
         )
@@ -109,10 +114,17 @@ class CanvasView:
             final_text = self._decode(result.token_ids[: step.canvas * self._block_size])
             self._draw(step, f"Step {index} of {len(result.trace)} ({where})", final_text, "step")
         elif result.stopped:
-            self._draw(step, f"Stopped \u2014 last step taken ({where}); this canvas never became final", result.text, "final")
+            self._draw(
+                step, f"Stopped \u2014 last step taken ({where}); this canvas never became final", result.text, "final"
+            )
         else:
             step = resolved_step(step, result.token_ids[step.canvas * self._block_size :])
-            self._draw(step, f"Resolved text \u2014 final step ({where}, finished: {result.finish_reason})", result.text, "final")
+            self._draw(
+                step,
+                f"Resolved text \u2014 final step ({where}, finished: {result.finish_reason})",
+                result.text,
+                "final",
+            )
 
     def _draw(
         self, step: DenoisingStep | None, title: str, final_text: str, frame: str, noise: Sequence[int] = ()

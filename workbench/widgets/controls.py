@@ -30,15 +30,25 @@ class Controls:
             value=DEFAULT_PROMPT, description="prompt", rows=2, style=_WIDE, layout=widgets.Layout(width="98%")
         )
         self.steps = widgets.IntSlider(description="steps", min=1, max=2, style=_WIDE, continuous_update=False)
-        self.block_size = widgets.IntSlider(description="block size", min=1, max=2, style=_WIDE, continuous_update=False)
+        self.block_size = widgets.IntSlider(
+            description="block size", min=1, max=2, style=_WIDE, continuous_update=False
+        )
         self.temperature = widgets.FloatSlider(
-            description="temperature", min=0.0, max=TEMPERATURE_MAX, step=0.05, value=0.8, style=_WIDE,
-            continuous_update=False, tooltip="0 = always the most likely token",
+            description="temperature",
+            min=0.0,
+            max=TEMPERATURE_MAX,
+            step=0.05,
+            value=0.8,
+            style=_WIDE,
+            continuous_update=False,
+            tooltip="0 = always the most likely token",
         )
         self.schedule = widgets.Checkbox(description="diffusion uses its own temperature schedule", indent=False)
         self.sampler = widgets.Dropdown(description="sampler", options=list(DIFFUSION_SAMPLERS), style=_WIDE)
         self.early_exit = widgets.Checkbox(description="early exit (stop a canvas once it is stable)", indent=False)
-        self.max_new_tokens = widgets.Dropdown(description="max new tokens", options=[MAX_NEW_TOKENS_CHOICES[0]], style=_WIDE)
+        self.max_new_tokens = widgets.Dropdown(
+            description="max new tokens", options=[MAX_NEW_TOKENS_CHOICES[0]], style=_WIDE
+        )
         self.seed = widgets.Text(value="0", description="seed", placeholder="empty = random", style=_WIDE)
         for name in ("steps", "block_size", "temperature", "sampler", "max_new_tokens", "seed"):
             getattr(self, name).add_class(f"wb-{name.replace('_', '-')}")

@@ -56,10 +56,15 @@ class ControlPanel:
         """`store`: True = your default `ResultsStore()`, a store or a path = that one, None = keep runs here only."""
         self.device = device
         self._loaded: dict[str, ModelHandle] = {}
-        self.handles = {"autoregressive": self._handle(ar, "autoregressive"), "diffusion": self._handle(diffusion, "diffusion")}
+        self.handles = {
+            "autoregressive": self._handle(ar, "autoregressive"),
+            "diffusion": self._handle(diffusion, "diffusion"),
+        }
         self.served = load_served(served) if isinstance(served, str) else served
         if self.served is not None and not isinstance(self.served, ServedModel):
-            raise InvalidSettingError("served", served, "a server URL like http://HOST:PORT/v1, a served handle, or None")
+            raise InvalidSettingError(
+                "served", served, "a server URL like http://HOST:PORT/v1, a served handle, or None"
+            )
         self.last_error: Exception | None = None
         self.controls = Controls()
         self.controls.configure(self.handles["autoregressive"], self.handles["diffusion"])
@@ -141,7 +146,11 @@ class ControlPanel:
 
         def race(stop: Any) -> None:
             results = self.race.run(
-                prompt, ar=(ar, ar_settings), diffusion=(diffusion, diffusion_settings), served=served, stop=stop,
+                prompt,
+                ar=(ar, ar_settings),
+                diffusion=(diffusion, diffusion_settings),
+                served=served,
+                stop=stop,
                 canvas=self.canvas,
             )
             problem = self.table.add(results)
@@ -164,7 +173,10 @@ class ControlPanel:
                 raise
             self.handles[kind] = handle
             self.controls.configure(self.handles["autoregressive"], self.handles["diffusion"])
-            self._say(f"Loaded {display_name(handle.name)} ({handle.parameters / 1e6:.1f}M parameters) in {handle.load_s:.1f} s.", "info")
+            self._say(
+                f"Loaded {display_name(handle.name)} ({handle.parameters / 1e6:.1f}M parameters) in {handle.load_s:.1f} s.",
+                "info",
+            )
 
         self._busy(f"Loading {name}\u2026")
         self.worker.start(load_model, name="workbench-load")
@@ -186,7 +198,8 @@ class ControlPanel:
         names = [current] + [entry.name for entry in REGISTRY.values()
                              if entry.kind == kind and entry.name != current and available_offline(entry)]  # fmt: skip
         picker = widgets.Dropdown(
-            options=[(display_name(name), name) for name in names], value=current,
+            options=[(display_name(name), name) for name in names],
+            value=current,
             description="autoregressive" if kind == "autoregressive" else "diffusion",
             style={"description_width": "120px"},
         )
@@ -210,7 +223,10 @@ class ControlPanel:
         if isinstance(error, WorkbenchError):
             self._say(str(error), "error")
         else:  # a bug, not a bad input: say what it was; the traceback is in panel.last_error
-            self._say(f"Unexpected {type(error).__name__}: {error} (the panel still works; details in panel.last_error)", "error")
+            self._say(
+                f"Unexpected {type(error).__name__}: {error} (the panel still works; details in panel.last_error)",
+                "error",
+            )
 
     def _say(self, message: str, level: str) -> None:
         self.status.value = f'<div data-level="{level}" style="color:{_STATUS_COLOURS[level]}">{escape(message)}</div>'
@@ -220,10 +236,17 @@ class ControlPanel:
         for result in results:
             rate = result.tokens_per_second
             where = " (served)" if result.device == "served" else ""
-            parts.append(f"{display_name(result.model)}{where}: {result.new_tokens} tokens, " + (f"{rate:.1f} tok/s" if rate else "no tokens"))
+            parts.append(
+                f"{display_name(result.model)}{where}: {result.new_tokens} tokens, "
+                + (f"{rate:.1f} tok/s" if rate else "no tokens")
+            )
         ended = "Stopped" if any(result.stopped for result in results) else "Done"
         return f"{ended}. " + "; ".join(parts) + f". {self._where_stored()}"
 
     def _where_stored(self) -> str:
         store = self.table.store
-        return f"Finished runs are saved to {store.path}." if store is not None else "Runs are kept in this panel only (store=None)."
+        return (
+            f"Finished runs are saved to {store.path}."
+            if store is not None
+            else "Runs are kept in this panel only (store=None)."
+        )

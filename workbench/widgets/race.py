@@ -115,15 +115,23 @@ class Lane:
             return
         tokens = len(event.committed_ids)
         rate = tokens / event.elapsed_s if tokens and event.elapsed_s > 0 else None
-        text = event.text if event.text is not None else self._handle.tokenizer.decode(event.committed_ids, skip_special_tokens=True)  # type: ignore[union-attr]
+        text = event.text if event.text is not None else self._decode(event.committed_ids)
         numbers = self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, self._live_watts())
         self._set("running", numbers, text)
+
+    def _decode(self, ids: list[int]) -> str:
+        # A served model's events carry their text; a local one's are decoded with its tokenizer.
+        assert isinstance(self._handle, ModelHandle), "a lane decodes only for a model loaded here"
+        return self._handle.tokenizer.decode(ids, skip_special_tokens=True)
 
     def finish(self, result: GenerationResult) -> None:
         measured = Measurement.from_result(result)
         power = power_text(result.device, measured)
         numbers = self._numbers(
-            result.new_tokens, result.tokens_per_second, result.time_to_first_token_s, result.forward_passes,
+            result.new_tokens,
+            result.tokens_per_second,
+            result.time_to_first_token_s,
+            result.forward_passes,
             f"{power} average" if power.endswith(" W") else power,
         )
         status = "stopped" if result.stopped else f"done ({result.finish_reason})"
@@ -146,7 +154,9 @@ class Lane:
             self._read_watts, self._watts_missing = None, f"power reading failed: {error}"
             return f"n/a ({self._watts_missing})"
 
-    def _numbers(self, tokens: int, rate: float | None, first_s: float | None, passes: int | None, power: str) -> dict[str, str]:
+    def _numbers(
+        self, tokens: int, rate: float | None, first_s: float | None, passes: int | None, power: str
+    ) -> dict[str, str]:
         return {
             "tokens": str(tokens),
             "tokens/s": f"{rate:.1f}" if rate is not None else "\u2013",
@@ -185,9 +195,13 @@ class RaceView:
         of the runs that happened come back, stopped ones marked "stopped".
         """
         if served is not None and "served" not in self.lanes:
-            raise InvalidSettingError("served", served[0], "None for a race made without a served lane (RaceView(served=True))")
+            raise InvalidSettingError(
+                "served", served[0], "None for a race made without a served lane (RaceView(served=True))"
+            )
         stop = stop or threading.Event()
-        entrants = [("autoregressive", ar), ("diffusion", diffusion)] + ([("served", served)] if served is not None else [])
+        entrants = [("autoregressive", ar), ("diffusion", diffusion)] + (
+            [("served", served)] if served is not None else []
+        )
         for kind, (handle, _) in entrants:
             self.lanes[kind].waiting(handle)
         results = []
@@ -216,7 +230,10 @@ class RaceView:
 
 
 def _measured(
-    handle: ModelHandle | ServedModel, prompt: str, settings: GenerationSettings, on_step: Callable[[StepEvent], None],
+    handle: ModelHandle | ServedModel,
+    prompt: str,
+    settings: GenerationSettings,
+    on_step: Callable[[StepEvent], None],
     stop: threading.Event,
 ) -> GenerationResult:
     if isinstance(handle, ServedModel):  # its energy is spent on the server: no local meter

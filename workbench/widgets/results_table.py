@@ -43,7 +43,12 @@ def settings_text(result: GenerationResult) -> str:
     temperature = settings.get("temperature")
     parts = [f"T={temperature:g}" if isinstance(temperature, (int, float)) else f"T={temperature}"]
     if result.kind == "diffusion":
-        parts = [f"steps={settings.get('steps')}", f"block={settings.get('block_size')}", settings.get("sampler", ""), *parts]
+        parts = [
+            f"steps={settings.get('steps')}",
+            f"block={settings.get('block_size')}",
+            settings.get("sampler", ""),
+            *parts,
+        ]
     return " ".join(part for part in parts if part) + f" seed={settings.get('seed')}"
 
 
@@ -58,7 +63,9 @@ class ResultsTable:
         """Show the runs and store the finished ones; returns a problem with the store, if any."""
         self.results.extend(results)
         frame = self.to_dataframe().tail(SHOWN_ROWS)
-        frame["text"] = frame["text"].map(lambda text: text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "\u2026")
+        frame["text"] = frame["text"].map(
+            lambda text: text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "\u2026"
+        )
         with self.html.hold_sync():
             self.html.value = frame.to_html(index=False, na_rep="\u2013", border=0, classes="wb-results-table")
         if self.store is None:
