@@ -91,7 +91,8 @@ def soak(
         relay.start()
     try:
         with tqdm(total=round(duration_s), desc=f"soak {handle.name}", unit="s", disable=not progress) as bar:
-            while not deadline.is_set():
+            # The caller's stop is checked here too: the relay thread only polls it every 0.1 s.
+            while not deadline.is_set() and not (stop is not None and stop.is_set()):
                 begin = time.perf_counter() - started
                 # Each run is one short window of a long soak: its short-window note goes into the row,
                 # not a warning per run; the soak's figures add many windows up.
@@ -105,7 +106,10 @@ def soak(
     finally:
         timer.cancel()
         deadline.set()  # lets the relay thread end
-    return analyse(pd.DataFrame(rows), first_window_s=first_window_s, window=window, drift=drift)
+    # Columns named even when a stop came before the first run: an empty soak is a report, not a crash.
+    return analyse(
+        pd.DataFrame(rows, columns=TIMELINE_COLUMNS), first_window_s=first_window_s, window=window, drift=drift
+    )
 
 
 def analyse(
@@ -169,6 +173,12 @@ def _relay(stop: threading.Event, deadline: threading.Event) -> None:
     while not deadline.wait(0.1):
         if stop.is_set():
             deadline.set()
+
+
+TIMELINE_COLUMNS = [
+    "start_s", "end_s", "window_s", "tokens", "finish_reason", "energy_j", "energy_source", "energy_missing",
+    "power_w", "temperature_c", "sm_clock_mhz", "short_window",
+]  # fmt: skip
 
 
 def _row(result: Any, begin: float, end: float) -> dict[str, Any]:
