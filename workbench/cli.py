@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -220,9 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         from transformers.utils import logging as transformers_logging
 
-        # Weight-loading bars and library notices would bury the table (and the one-line errors).
+        # Weight-loading bars and library notices would bury the table (and the one-line errors):
+        # torchao (when the [quant] extra is installed) reports kernels this machine cannot load.
         transformers_logging.disable_progress_bar()
         transformers_logging.set_verbosity_error()
+        for noisy in ("torchao", "torch.utils._pytree"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
         return args.func(args)
     except WorkbenchError as error:
         print(f"workbench: error: {error}", file=sys.stderr)
