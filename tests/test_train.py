@@ -79,6 +79,52 @@ def test_diffusion_batches_cut_every_story_at_one_point():
     assert noisy.shape == canvas.shape and (noisy != canvas).any()
 
 
+def test_ordered_corruption_keeps_a_clean_prefix_and_noises_only_after_it():
+    canvas = torch.arange(16).repeat(200, 1) + 300  # ids no noise draw (< 256) can reproduce
+    generator = torch.Generator().manual_seed(0)
+    noisy = corrupt(canvas, 256, generator, ordered_rate=1.0)
+    corrupted = noisy != canvas
+    first = torch.where(corrupted.any(1), corrupted.int().argmax(1), 16)
+    assert (first > 0).any() and corrupted.any()  # some rows keep a clean prefix, some rows are corrupted
+    # every row is clean before its first corrupted position, so prefix lengths vary from row to row
+    assert len(set(first.tolist())) > 8
+    iid = corrupt(canvas, 256, torch.Generator().manual_seed(0), ordered_rate=0.0) != canvas
+    # iid corruption hits position 0 far more often than ordered corruption does
+    assert iid[:, 0].float().mean() > corrupted[:, 0].float().mean() + 0.2
+
+
+def test_training_continues_from_an_exported_folder(tmp_path):
+    first = toy_train("tiny-diffusion", tmp_path / "first", steps=2)
+    # lr 0: the continued run must export exactly the weights it started from (encoder = decoder, tied lm_head)
+    frozen = with_overrides("tiny-diffusion", batch_size=4, corpus_stories=64, canvas_lengths=(8,), lr=0.0)
+    second = train(
+        "tiny-diffusion",
+        tmp_path / "second",
+        steps=1,
+        init_from=tmp_path / "first",
+        device="cpu",
+        settings=frozen,
+        build=toy_build,
+        progress=False,
+    )
+    assert second["continued_from"]["steps"] == first["steps"] == 2
+    a, b = (load_file(tmp_path / run / "model.safetensors") for run in ("first", "second"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(
+        Exception, match="holds a 'diffusion' model; tiny-ar needs 'autoregressive'"
+    ):  # an AR model cannot start from diffusion weights
+        train(
+            "tiny-ar",
+            tmp_path / "wrong",
+            steps=1,
+            init_from=tmp_path / "first",
+            device="cpu",
+            settings=with_overrides("tiny-ar", batch_size=4, corpus_stories=64),
+            build=toy_build,
+            progress=False,
+        )
+
+
 @pytest.mark.parametrize("name", ["tiny-diffusion", "tiny-ar"])
 def test_training_runs_exports_and_resumes_identically(name, tmp_path):
     straight = toy_train(name, tmp_path / "straight", steps=4)

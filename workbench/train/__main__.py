@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     budget.add_argument("--steps", type=int, help="train exactly this many steps (reproducible across machines)")
     parser.add_argument("--out", required=True, help="folder for checkpoint.pt and the exported model")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--init-from", help="start from the weights of this exported model folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda, cuda:1, ...")
     args = parser.parse_args(argv)
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
         minutes=args.minutes,
         steps=args.steps,
         resume=args.resume,
+        init_from=args.init_from,
         seed=args.seed,
         device=args.device,
     )

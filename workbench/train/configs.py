@@ -45,6 +45,7 @@ class TrainSettings:
     corpus_stories: int = 60_000
     canvas_lengths: tuple[int, ...] = ()  # diffusion only: one is drawn per batch
     self_conditioning_rate: float = 0.5  # diffusion only: share of steps that self-condition
+    ordered_rate: float = 0.0  # diffusion only: share of examples corrupted after a clean prefix only
     default_settings: dict = field(default_factory=dict)  # what the engine should use at inference
 
 

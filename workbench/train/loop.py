@@ -70,7 +70,7 @@ def training_step(
         canvas_length = s.canvas_lengths[int(torch.randint(len(s.canvas_lengths), (1,), generator=generator))]
         context, canvas = diffusion_batch(corpus, s.batch_size, canvas_length, generator)
         self_condition = bool(torch.rand((), generator=generator) < s.self_conditioning_rate)
-        return diffusion_loss(model, context, canvas, generator, self_condition), canvas_length
+        return diffusion_loss(model, context, canvas, generator, self_condition, s.ordered_rate), canvas_length
     input_ids, labels = ar_batch(corpus, s.batch_size, generator)
     return ar_loss(model, input_ids.to(device), labels.to(device)), 0
 
@@ -82,13 +82,18 @@ def train(
     minutes: float | None = None,
     steps: int | None = None,
     resume: bool = False,
+    init_from: str | Path | None = None,
     seed: int = 0,
     device: str = "auto",
     settings: TrainSettings | None = None,
     build: Callable[[str, PreTrainedTokenizerFast], Any] = build_model,
     progress: bool = True,
 ) -> dict:
-    """Train `name` for `steps` steps (or about `minutes` minutes) and export it to `out`; returns the summary."""
+    """Train `name` for `steps` steps (or about `minutes` minutes) and export it to `out`; returns the summary.
+
+    `init_from` starts from the weights of an exported folder (a shipped model) with a fresh optimizer and
+    schedule: training continued across sessions without a checkpoint in the package.
+    """
     if (minutes is None) == (steps is None):
         raise ValueError("give exactly one of minutes or steps")
     s = settings or SETTINGS[name]
@@ -98,6 +103,9 @@ def train(
     torch.manual_seed(seed)  # model initialisation
     tokenizer = story_tokenizer()
     model = build(name, tokenizer).to(dev)
+    earlier = None
+    if init_from is not None:
+        earlier = _load_exported(name, model, Path(init_from))
     corpus = build_corpus(tokenizer, s.corpus_stories, seed, max(s.canvas_lengths, default=0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
     generator = torch.Generator().manual_seed(seed + 1)  # batches, noise, self-conditioning coin flips
@@ -154,6 +162,7 @@ def train(
         "final_loss": round(sum(r["loss"] for r in rows[-100:]) / len(rows[-100:]), 4),
         "parameters": parameter_count(model),
         "seed": seed,
+        "continued_from": earlier,
         "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
         "threads": torch.get_num_threads(),
         "settings": {k: v for k, v in asdict(s).items() if k != "default_settings"},
@@ -165,6 +174,19 @@ def train(
     }
     export(name, model, tokenizer, out, s, summary, rows)
     return summary
+
+
+def _load_exported(name: str, model: Any, folder: Path) -> dict:
+    """Load an exported folder's weights into `model`; returns that folder's training summary."""
+    manifest = json.loads((folder / "workbench.json").read_text())
+    expected = "diffusion" if name == "tiny-diffusion" else "autoregressive"
+    if manifest.get("kind") != expected:
+        raise ValueError(f"init_from={str(folder)!r} holds a {manifest.get('kind')!r} model; {name} needs {expected!r}")
+    # from_pretrained knows which weights the architecture shares (encoder = decoder, tied lm_head); a strict
+    # load then proves the folder holds exactly this architecture.
+    exported = type(model).from_pretrained(folder, local_files_only=True)
+    model.load_state_dict(exported.state_dict())
+    return manifest["training"]
 
 
 def _save_checkpoint(path: Path, model, optimizer, generator, step, elapsed, total, rows) -> None:

@@ -5,6 +5,9 @@ The diffusion loss follows the model's own generation procedure: a clean context
 t ~ U(0, 1) (no mask token), and the bidirectional decoder is trained with cross-entropy to recover
 every canvas position. On a share of steps the decoder first runs without gradient and its logits
 are fed back as `self_conditioning_logits`, as generate() does from the second denoising step on.
+On a share of examples (`ordered_rate`) the corruption is *ordered*: a clean prefix of the canvas and
+corruption only after it, the state a locking sampler leaves behind (committed tokens on the left,
+noise on the right), so the model also learns to be sure of the next tokens after a clean stretch.
 Left out: loss weighting by t and any timestep embedding (the model has none).
 """
 
@@ -25,11 +28,22 @@ def ar_loss(
     return model(input_ids=input_ids, labels=labels).loss
 
 
-def corrupt(canvas: torch.Tensor, vocab_size: int, generator: torch.Generator) -> torch.Tensor:
-    """Replace each token with a uniformly random one with probability t, t drawn per example."""
-    t = torch.rand((canvas.shape[0], 1), generator=generator)
+def corrupt(
+    canvas: torch.Tensor, vocab_size: int, generator: torch.Generator, ordered_rate: float = 0.0
+) -> torch.Tensor:
+    """Replace each token with a uniformly random one with probability t, t drawn per example.
+
+    An `ordered_rate` share of the examples keeps a clean prefix of random length and corrupts only after it.
+    """
+    batch, length = canvas.shape
+    t = torch.rand((batch, 1), generator=generator)
     noise = torch.randint(vocab_size, canvas.shape, generator=generator)
-    return torch.where(torch.rand(canvas.shape, generator=generator) < t, noise, canvas)
+    corrupted = torch.rand(canvas.shape, generator=generator) < t
+    if ordered_rate > 0:
+        ordered = torch.rand((batch, 1), generator=generator) < ordered_rate
+        clean_prefix = torch.randint(length, (batch, 1), generator=generator)
+        corrupted &= ~(ordered & (torch.arange(length) < clean_prefix))
+    return torch.where(corrupted, noise, canvas)
 
 
 def diffusion_loss(
@@ -38,10 +52,11 @@ def diffusion_loss(
     canvas: torch.Tensor,
     generator: torch.Generator,
     self_condition: bool,
+    ordered_rate: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy of the clean canvas given the context and its corrupted copy."""
     device = next(model.parameters()).device
-    noisy = corrupt(canvas, model.config.text_config.vocab_size, generator).to(device)
+    noisy = corrupt(canvas, model.config.text_config.vocab_size, generator, ordered_rate).to(device)
     context, canvas = context.to(device), canvas.to(device)
     self_conditioning_logits = None
     if self_condition:
