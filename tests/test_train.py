@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from workbench.train import build_model, parameter_count, story_tokenizer, train
 from workbench.train.data import build_corpus, diffusion_batch
+from workbench.train.configs import SETTINGS
 from workbench.train.loop import with_overrides
 from workbench.train.objectives import corrupt
 
@@ -209,3 +210,74 @@ def test_shipped_diffusion_quality_falls_when_steps_are_cut(monkeypatch):
     default = sample(loaded, stories=8, seed=0, batch_size=8)["valid_sentence_share"]
     cut = sample(loaded, stories=8, seed=0, batch_size=8, steps=2)["valid_sentence_share"]
     assert default >= 0.8 and cut < default - 0.3, (default, cut)  # the model card has the whole curve
+
+
+def test_model_card_names_every_stage_and_the_experiments(tmp_path):
+    from workbench.train.model_card import write_model_card
+
+    first = toy_train("tiny-diffusion", tmp_path / "first", steps=2)
+    settings = with_overrides(
+        "tiny-diffusion", batch_size=4, corpus_stories=64, canvas_lengths=(8,), ordered_rate=0.5, warmup_steps=2
+    )
+    second = train(
+        "tiny-diffusion",
+        tmp_path / "second",
+        steps=1,
+        init_from=tmp_path / "first",
+        device="cpu",
+        settings=settings,
+        build=toy_build,
+        progress=False,
+    )
+    frontier_row = {"sampler": "entropy-bound", "steps": 16, "block_size": 32, "grammatical": 0.875}
+    (tmp_path / "second" / "experiments.json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": "toy",
+                    "what": "ordered corruption",
+                    "minutes": 0.1,
+                    "stories": 2,
+                    "finding": "nothing changed",
+                    "frontier": [{**frontier_row, "consistent": 0.5, "tokens_per_forward": 1.9}],
+                }
+            ]
+        )
+    )
+    row = {"valid_sentence_share": 0.5, "consistent_story_share": 0.0, "fully_valid_story_share": 0.0}
+    evaluation = {"defaults": row, "steps": [{"steps": 4, **row}], "block_size": [{"block_size": 8, **row}]}
+    card = write_model_card(tmp_path / "second", {**evaluation, "stories": 2, "seed": 0}).read_text()
+    assert "trained in 2 stages" in card and f"{first['steps'] + second['steps']:,} steps" in card
+    stage_one_share = SETTINGS["tiny-diffusion"].ordered_rate  # toy_train changes sizes, not the corruption
+    assert "ordered corruption on 50% of examples" in card and f"ordered corruption on {stage_one_share:.0%}" in card
+    # the reproduce commands chain the stages and name what differs from today's settings
+    assert "--out DIR2 --init-from DIR1" in card and "--set ordered_rate=0.5" in card
+    assert "| toy | ordered corruption | 0.1 | - | 88% / 50% / 1.9 |" in card and "- toy: nothing changed" in card
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("ordered_rate=1.5", "ordered_rate='1.5': allowed are values from 0 to 1"),
+        ("canvas_lengths=32,0", "canvas_lengths='32,0': allowed are values from 1"),
+        ("lr=fast", "lr='fast': not float values"),
+        ("dropout=0.1", "FIELD one of"),
+    ],
+)
+def test_train_cli_refuses_a_bad_setting_by_name(option, named, capsys, tmp_path):
+    from workbench.train.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", "tiny-diffusion", "--steps", "1", "--out", str(tmp_path), "--set", option])
+    assert exit_info.value.code == 2 and named in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_train_cli_types_settings_like_the_fields():
+    from workbench.train.__main__ import parse_setting
+
+    assert parse_setting("canvas_lengths=32,64") == ("canvas_lengths", (32, 64))
+    assert parse_setting("ordered_rate=0.5") == ("ordered_rate", 0.5) and parse_setting("batch_size=8") == (
+        "batch_size",
+        8,
+    )

@@ -52,7 +52,10 @@ class TrainSettings:
 SETTINGS: dict[str, TrainSettings] = {
     "tiny-diffusion": TrainSettings(
         batch_size=48,
-        canvas_lengths=(16, 32, 64),
+        lr=1e-3,  # continued from earlier runs' weights (see the model card): a gentler restart
+        warmup_steps=50,
+        canvas_lengths=(32, 64),
+        ordered_rate=0.25,
         default_settings={
             "steps": 32,
             "block_size": 32,

@@ -1,9 +1,10 @@
 """Model cards for the embedded models: README.md and a loss-curve picture beside the weights.
 
 `write_model_card(folder, evaluation)` reads what training left in the folder (`workbench.json`,
-`loss.csv`) and what `workbench.train.evaluate.report` measured, and writes `README.md` (data, size,
-training steps and time, loss, quality and speed tables, how to reproduce) and `loss.png`. Every
-figure in the card is read from those files: nothing is typed in by hand. Left out: any claim about
+`loss.csv`, and `experiments.json` when training tried levers before the run that shipped) and what
+`workbench.train.evaluate.report` measured, and writes `README.md` (data, size, every training stage
+with its steps and time, loss, quality and speed tables, the experiments and what they gave, how to
+reproduce) and `loss.png`. Every figure in the card is read from those files: nothing is typed in by hand. Left out: any claim about
 text outside the story grammar (these models know nothing else).
 """
 
@@ -36,6 +37,92 @@ def _vocab_size(folder: Path) -> int:
     return config.get("text_config", config)["vocab_size"]  # DiffusionGemma nests its text config
 
 
+def training_stages(training: dict) -> list[dict]:
+    """The runs a model went through, oldest first (each later one continued from the one before)."""
+    stages = []
+    while training is not None:
+        stages.insert(0, training)
+        training = training.get("continued_from")
+    return stages
+
+
+def _changed_settings(name: str, settings: dict) -> list[str]:
+    """`--set` options that turn today's `configs.SETTINGS` into the settings a stage ran with."""
+    from dataclasses import asdict
+
+    from workbench.train.configs import SETTINGS
+
+    current = {k: v for k, v in asdict(SETTINGS[name]).items() if k != "default_settings"}
+    options = []
+    for key, value in current.items():
+        used = settings.get(key, 0.0 if key == "ordered_rate" else value)  # a stage older than the field did without
+        if isinstance(value, tuple):
+            value, used = list(value), list(used)
+        if used != value:
+            shown = ",".join(map(str, used)) if isinstance(used, list) else str(used)
+            options.append(f"--set {key}={shown}")
+    return options
+
+
+def _stage_line(index: int, stage: dict) -> str:
+    s = stage["settings"]
+    diffusion = bool(s.get("canvas_lengths"))
+    shape = (
+        f"canvas {' / '.join(map(str, s['canvas_lengths']))}, ordered corruption on {s.get('ordered_rate', 0.0):.0%} "
+        f"of examples, self-conditioning on {s['self_conditioning_rate']:.0%} of steps, "
+        if diffusion
+        else ""
+    )
+    return (
+        f"- stage {index}: {stage['steps']:,} steps in {stage['seconds'] / 60:.1f} minutes on {stage['device']} "
+        f"({stage['threads']} threads); {shape}lr {s['lr']:g}, {s['warmup_steps']} warm-up steps, batch "
+        f"{s['batch_size']}; loss (mean of its last 100 steps) {stage['final_loss']:.3f}"
+    )
+
+
+EXPERIMENT_COLUMNS = {  # frontier rows shown for each experiment: (sampler, steps, block_size) -> label
+    ("entropy-bound", 32, 32): "entropy-bound 32 steps",
+    ("entropy-bound", 16, 32): "entropy-bound 16 steps",
+    ("entropy-bound", 16, 64): "entropy-bound 16 steps, block 64",
+    ("confidence", 16, 32): "confidence 0.9, 16 steps",
+}
+
+
+def _experiments(folder: Path) -> list[str]:
+    """The experiments section, from `experiments.json` (each with its quick-frontier rows)."""
+    path = folder / "experiments.json"
+    if not path.exists():
+        return []
+    experiments = json.loads(path.read_text())
+    header = ["experiment", "what was tried", "minutes", *EXPERIMENT_COLUMNS.values()]
+    rows = []
+    for e in experiments:
+        cells = {}
+        for r in e["frontier"]:
+            key = (r["sampler"], r.get("steps"), r.get("block_size"))
+            if key in EXPERIMENT_COLUMNS:
+                cells[EXPERIMENT_COLUMNS[key]] = (
+                    f"{r['grammatical']:.0%} / {r['consistent']:.0%} / {r['tokens_per_forward']:.1f}"
+                )
+        rows.append(
+            [e["name"], e["what"], f"{e['minutes']:g}", *[cells.get(c, "-") for c in EXPERIMENT_COLUMNS.values()]]
+        )
+    table = "\n".join("| " + " | ".join(line) + " |" for line in [header, ["---"] * len(header), *rows])
+    stories = {e["stories"] for e in experiments}
+    return [
+        "## Experiments",
+        "",
+        "Levers tried on a small budget before the long run, each measured with "
+        f"`benchmarks/diffusion_frontier.py --quick` ({' / '.join(map(str, sorted(stories)))} stories per setting; "
+        "cells: grammatical sentences / consistent stories / tokens per forward pass).",
+        "",
+        table,
+        "",
+        *[f"- {e['name']}: {e['finding']}" for e in experiments],
+        "",
+    ]
+
+
 def plot_loss(loss: pd.DataFrame, title: str, path: Path) -> None:
     # A bare Figure renders to a file with no GUI backend and no process-wide pyplot state.
     fig = Figure(figsize=(6, 3.2))
@@ -57,6 +144,7 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
     loss = pd.read_csv(folder / "loss.csv")
     name = manifest.get("name", folder.name)
     diffusion = manifest["kind"] == "diffusion"
+    stages = training_stages(training)
     architecture = "DiffusionGemmaForBlockDiffusion" if diffusion else "Gemma3ForCausalLM"
     plot_loss(loss, f"{name}: training loss", folder / "loss.png")
 
@@ -66,7 +154,9 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "DiffusionGemma's denoising objective: a random cut of each story gives a clean context (through the "
         "causal encoder) and a canvas of the next " + " / ".join(map(str, settings["canvas_lengths"])) + " tokens (one "
         "length drawn per batch), corrupted "
-        "with uniformly random tokens at a rate t ~ U(0, 1) per example; cross-entropy over every canvas "
+        "with uniformly random tokens at a rate t ~ U(0, 1) per example (on "
+        f"{settings.get('ordered_rate', 0.0):.0%} of examples only after a clean prefix of random length, the "
+        "state a locking sampler leaves); cross-entropy over every canvas "
         f"position; self-conditioning on {settings['self_conditioning_rate']:.0%} of the steps."
         if diffusion
         else "next-token cross-entropy over whole stories."
@@ -92,6 +182,16 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         f"({training['threads']} threads); torch {training['versions']['torch']}, transformers "
         f"{training['versions']['transformers']}",
         f"- loss (mean of the last 100 steps): {training['final_loss']:.3f}; along the way: {loss_line}",
+        *(
+            [
+                f"- trained in {len(stages)} stages, each starting from the weights the one before exported "
+                f"({sum(st['steps'] for st in stages):,} steps, {sum(st['seconds'] for st in stages) / 60:.0f} "
+                "minutes in all; the loss curve shows the last stage):",
+                *[_stage_line(i, st) for i, st in enumerate(stages, 1)],
+            ]
+            if len(stages) > 1
+            else []
+        ),
         "",
         "![training loss](loss.png)",
         "",
@@ -121,14 +221,26 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
     else:
         lines += ["Temperature (0 = greedy):", "", _table(evaluation["temperature"], "temperature"), ""]
     lines += [
+        *_experiments(folder),
         "## Reproduce",
         "",
         "```bash",
-        f"python -m workbench.train --model {name} --steps {training['steps']} --seed {training['seed']} --out DIR",
-        f"python -m workbench.train.evaluate DIR --stories {evaluation['stories']} --card",
+        *[
+            " ".join(
+                [
+                    f"python -m workbench.train --model {name} --steps {st['steps']} --seed {st['seed']}",
+                    f"--out DIR{i}" if len(stages) > 1 else "--out DIR",
+                    *([f"--init-from DIR{i - 1}"] if i > 1 else []),
+                    *_changed_settings(name, st["settings"]),
+                ]
+            )
+            for i, st in enumerate(stages, 1)
+        ],
+        f"python -m workbench.train.evaluate DIR{len(stages) if len(stages) > 1 else ''} "
+        f"--stories {evaluation['stories']} --card",
         "```",
         "",
-        "The same steps and seed give the same weights on the same torch version and device.",
+        "The same steps and seed give the same weights on the same torch version, device and thread count.",
         "",
     ]
     readme = folder / "README.md"
