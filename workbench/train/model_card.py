@@ -39,10 +39,11 @@ def _vocab_size(folder: Path) -> int:
 
 def training_stages(training: dict) -> list[dict]:
     """The runs a model went through, oldest first (each later one continued from the one before)."""
-    stages = []
-    while training is not None:
-        stages.insert(0, training)
-        training = training.get("continued_from")
+    stages: list[dict] = []
+    stage: dict | None = training
+    while stage is not None:
+        stages.insert(0, stage)
+        stage = stage.get("continued_from")
     return stages
 
 
