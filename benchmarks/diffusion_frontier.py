@@ -76,7 +76,7 @@ def frontier(
     rows = []
     handle = workbench.load(diffusion, device="cpu")
     chosen = handle.settings()
-    defaults = {"sampler": chosen.sampler, "steps": chosen.steps, "block_size": chosen.block_size}
+    defaults: dict[str, Any] = {"sampler": chosen.sampler, "steps": chosen.steps, "block_size": chosen.block_size}
     if chosen.sampler != "entropy-bound":  # the threshold only matters to the locking samplers
         defaults["threshold"] = chosen.threshold
     grid = grid if defaults in grid else [{**defaults}, *grid]
