@@ -151,7 +151,8 @@ def main() -> None:
         print(("MET     " if met else "NOT MET ") + text)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(table.to_dict(orient="records"), f, indent=2)
+            # settings a row does not have (AR has no steps) are null, not NaN, so the file is valid JSON
+            json.dump(table.astype(object).where(table.notna(), None).to_dict(orient="records"), f, indent=2)
 
 
 if __name__ == "__main__":
