@@ -244,6 +244,22 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
             ]
         )
     )
+    measured = {"grammatical": 0.95, "consistent": 0.4, "tokens_per_forward": 3.25, "vs_reference": 2.5}
+    (tmp_path / "second" / "frontier.json").write_text(
+        json.dumps(
+            [
+                {**frontier_row, "threshold": None, **measured, "vs_ar": 0.8, "default": True},
+                {
+                    "sampler": "AR (tiny-ar)",
+                    "steps": None,
+                    "block_size": None,
+                    "threshold": None,
+                    **measured,
+                    "vs_ar": 1.0,
+                },
+            ]
+        )
+    )
     row = {"valid_sentence_share": 0.5, "consistent_story_share": 0.0, "fully_valid_story_share": 0.0}
     evaluation = {"defaults": row, "steps": [{"steps": 4, **row}], "block_size": [{"block_size": 8, **row}]}
     card = write_model_card(tmp_path / "second", {**evaluation, "stories": 2, "seed": 0}).read_text()
