@@ -97,7 +97,7 @@ def test_ordered_corruption_keeps_a_clean_prefix_and_noises_only_after_it():
 def test_training_continues_from_an_exported_folder(tmp_path):
     first = toy_train("tiny-diffusion", tmp_path / "first", steps=2)
     # lr 0: the continued run must export exactly the weights it started from (encoder = decoder, tied lm_head)
-    frozen = with_overrides("tiny-diffusion", batch_size=4, corpus_stories=64, canvas_lengths=(8,), lr=0.0)
+    frozen = with_overrides("tiny-diffusion", batch_size=4, corpus_stories=64, canvas_lengths=(4,), lr=0.0)
     second = train(
         "tiny-diffusion",
         tmp_path / "second",
@@ -111,6 +111,8 @@ def test_training_continues_from_an_exported_folder(tmp_path):
     assert second["continued_from"]["steps"] == first["steps"] == 2
     a, b = (load_file(tmp_path / run / "model.safetensors") for run in ("first", "second"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # the weights saw canvases of 8 and 16 in the first run and 4 in the second: the manifest names all three
+    assert json.loads((tmp_path / "second" / "workbench.json").read_text())["trained_block_sizes"] == [4, 8, 16]
     with pytest.raises(
         Exception, match="holds a 'diffusion' model; tiny-ar needs 'autoregressive'"
     ):  # an AR model cannot start from diffusion weights

@@ -204,6 +204,16 @@ def _save_checkpoint(path: Path, model, optimizer, generator, step, elapsed, tot
     os.replace(path.with_suffix(".tmp"), path)
 
 
+def trained_canvas_lengths(summary: dict) -> list[int]:
+    """Every canvas length the weights were trained on, over this run and the runs it continued."""
+    lengths: set[int] = set()
+    stage: dict | None = summary
+    while stage is not None:
+        lengths.update(stage["settings"].get("canvas_lengths", ()))
+        stage = stage.get("continued_from")
+    return sorted(lengths)
+
+
 def export(
     name: str,
     model: PreTrainedModel,
@@ -228,7 +238,7 @@ def export(
             t_max=defaults["t_max"],
             **special,
         )
-        kind, block_sizes = "diffusion", list(s.canvas_lengths)
+        kind, block_sizes = "diffusion", trained_canvas_lengths(summary)
     else:
         model.generation_config = GenerationConfig(
             do_sample=True,
