@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from workbench.train import build_model, parameter_count, story_tokenizer, train
-from workbench.train.data import build_corpus, diffusion_batch
 from workbench.train.configs import SETTINGS
+from workbench.train.data import build_corpus, diffusion_batch
 from workbench.train.loop import with_overrides
 from workbench.train.objectives import corrupt
 
