@@ -241,7 +241,15 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
                     "minutes": 0.1,
                     "stories": 2,
                     "finding": "nothing changed",
-                    "frontier": [{**frontier_row, "consistent": 0.5, "tokens_per_forward": 1.9}],
+                    "frontier": [
+                        {**frontier_row, "consistent": 0.5, "tokens_per_forward": 1.9},
+                        # two confidence rows share sampler, steps and block size: the column is threshold 0.9's
+                        *[
+                            {**frontier_row, "sampler": "confidence", "threshold": threshold, "grammatical": share}
+                            | {"consistent": 0.0, "tokens_per_forward": 3.0}
+                            for threshold, share in ((0.9, 0.61), (0.7, 0.24))
+                        ],
+                    ],
                 }
             ]
         )
@@ -270,7 +278,8 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
     assert "ordered corruption on 50% of examples" in card and f"ordered corruption on {stage_one_share:.0%}" in card
     # the reproduce commands chain the stages and name what differs from today's settings
     assert "--out DIR2 --init-from DIR1" in card and "--set ordered_rate=0.5" in card
-    assert "| toy | ordered corruption | 0.1 | - | 88% / 50% / 1.9 |" in card and "- toy: nothing changed" in card
+    assert "| toy | ordered corruption | 0.1 | - | 88% / 50% / 1.9 | - | 61% / 0% / 3.0 |" in card
+    assert "- toy: nothing changed" in card
 
 
 @pytest.mark.parametrize(

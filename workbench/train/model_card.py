@@ -85,11 +85,11 @@ def _stage_line(index: int, stage: dict) -> str:
     )
 
 
-EXPERIMENT_COLUMNS = {  # frontier rows shown for each experiment: (sampler, steps, block_size) -> label
-    ("entropy-bound", 32, 32): "entropy-bound 32 steps",
-    ("entropy-bound", 16, 32): "entropy-bound 16 steps",
-    ("entropy-bound", 16, 64): "entropy-bound 16 steps, block 64",
-    ("confidence", 16, 32): "confidence 0.9, 16 steps",
+EXPERIMENT_COLUMNS = {  # frontier rows shown for each experiment: (sampler, steps, block_size, threshold) -> label
+    ("entropy-bound", 32, 32, None): "entropy-bound 32 steps",
+    ("entropy-bound", 16, 32, None): "entropy-bound 16 steps",
+    ("entropy-bound", 16, 64, None): "entropy-bound 16 steps, block 64",
+    ("confidence", 16, 32, 0.9): "confidence 0.9, 16 steps",
 }
 
 
@@ -104,7 +104,7 @@ def _experiments(folder: Path) -> list[str]:
     for e in experiments:
         cells = {}
         for r in e["frontier"]:
-            key = (r["sampler"], r.get("steps"), r.get("block_size"))
+            key = (r["sampler"], r.get("steps"), r.get("block_size"), r.get("threshold"))  # two thresholds share steps
             if key in EXPERIMENT_COLUMNS:
                 cells[EXPERIMENT_COLUMNS[key]] = (
                     f"{r['grammatical']:.0%} / {r['consistent']:.0%} / {r['tokens_per_forward']:.1f}"
@@ -117,8 +117,9 @@ def _experiments(folder: Path) -> list[str]:
     return [
         "## Experiments",
         "",
-        "Levers tried on a small budget before the long run, each measured with "
-        f"`benchmarks/diffusion_frontier.py --quick` ({' / '.join(map(str, sorted(stories)))} stories per setting; "
+        "Levers tried on a small budget, each continuing from the same earlier weights, and the long run itself; "
+        "each measured with `benchmarks/diffusion_frontier.py` (`--quick` for the short ones; "
+        f"{' / '.join(map(str, sorted(stories)))} stories per setting; "
         "cells: grammatical sentences / consistent stories / tokens per forward pass).",
         "",
         table,
