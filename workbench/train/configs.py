@@ -58,7 +58,7 @@ SETTINGS: dict[str, TrainSettings] = {
         ordered_rate=0.25,
         default_settings={
             "steps": 32,
-            "block_size": 32,
+            "block_size": 64,
             "temperature": "schedule",
             "t_min": 0.3,
             "t_max": 0.6,
