@@ -117,8 +117,8 @@ def _experiments(folder: Path) -> list[str]:
     return [
         "## Experiments",
         "",
-        "Levers tried on a small budget, each continuing from the same earlier weights, and the long run itself; "
-        "each measured with `benchmarks/diffusion_frontier.py` (`--quick` for the short ones; "
+        "Levers tried, each row saying what it started from, each measured with "
+        "`benchmarks/diffusion_frontier.py` (`--quick` for the short runs; "
         f"{' / '.join(map(str, sorted(stories)))} stories per setting; "
         "cells: grammatical sentences / consistent stories / tokens per forward pass).",
         "",
