@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -209,3 +211,17 @@ def test_result_serialises_to_json(diffusion):
     assert data["kind"] == "diffusion" and data["forward_passes"] == result.forward_passes
     assert len(data["trace"]) == len(result.trace) and data["settings"]["sampler"] == "entropy-bound"
     assert "trace" not in json.loads(result.to_json())
+
+
+def test_a_loaded_model_keeps_its_name_and_the_defaults_its_folder_declares():
+    import workbench
+
+    handle = workbench.load("tiny-diffusion", device="cpu")
+    assert handle.name == "tiny-diffusion"  # reading the generation config once overwrote it with "t_max"
+    declared = json.loads((Path(handle.source) / "workbench.json").read_text())["default_settings"]
+    chosen = handle.settings()
+    assert (chosen.t_min, chosen.t_max, chosen.block_size) == (
+        declared["t_min"],
+        declared["t_max"],
+        declared["block_size"],
+    )

@@ -219,9 +219,9 @@ def _load_folder(
     if is_diffusion:
         generation = model.generation_config
         defaults = {"max_new_tokens": config.canvas_length, "block_size": config.canvas_length}
-        for name, field in (("steps", "max_denoising_steps"), ("t_min", "t_min"), ("t_max", "t_max")):
+        for key, field in (("steps", "max_denoising_steps"), ("t_min", "t_min"), ("t_max", "t_max")):
             if getattr(generation, field, None) is not None:
-                defaults[name] = getattr(generation, field)
+                defaults[key] = getattr(generation, field)
         handle_class: type[ModelHandle] = DiffusionModel
     else:
         handle_class = AutoregressiveModel
