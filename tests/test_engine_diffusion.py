@@ -142,6 +142,39 @@ def test_confidence_sampler_commits_at_least_one_per_step(diffusion):
     assert counts[-1] == 8 and len(first_canvas) <= 8  # done once everything is locked
 
 
+def test_locking_samplers_rank_by_the_models_own_probability_not_the_tempered_one():
+    # Every position's best token has probability 0.6 at temperature 1; a temperature of 0.1 makes it
+    # look certain (> 0.99). Confidence is the model's 0.6 (as in LLaDA and Fast-dLLM), so a 0.9
+    # threshold commits only the one position the rule always takes, not the whole canvas of guesses.
+    from workbench.diffusion.samplers import ConfidenceSampler
+    from workbench.diffusion.scheduler import CanvasState, DenoisingScheduler
+    from workbench.settings import GenerationSettings
+
+    vocab, canvas_length = 16, 8
+    probs = torch.full((1, canvas_length, vocab), 0.4 / (vocab - 1))
+    probs[..., 3] = 0.6
+    settings = GenerationSettings(
+        max_new_tokens=canvas_length,
+        temperature=0.1,
+        seed=0,
+        steps=4,
+        block_size=canvas_length,
+        sampler="confidence",
+        entropy_bound=0.1,
+        threshold=0.9,
+        t_min=0.1,
+        t_max=0.1,
+    )
+    generator = torch.Generator().manual_seed(0)
+    scheduler = DenoisingScheduler(settings, ConfidenceSampler(0.9), vocab, generator)
+    canvas = CanvasState.from_noise(torch.randint(0, vocab, (1, canvas_length), generator=generator), False)
+    tempered_best = torch.softmax(probs.log() / 0.1, dim=-1).max().item()
+    output = scheduler.step(probs.log(), 1, canvas)
+    assert tempered_best > 0.99
+    assert output.confidence.flatten().tolist() == pytest.approx([0.6] * canvas_length)
+    assert int(output.accepted.sum()) == 1 and int(canvas.locked.sum()) == 1
+
+
 def test_trace_states_and_shapes(diffusion):
     result = diffusion.generate(PROMPT, seed=4, max_new_tokens=16, steps=5, early_exit=False)
     assert len(result.trace) == result.forward_passes == len(result.step_times_s)

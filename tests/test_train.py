@@ -15,7 +15,7 @@ from workbench.train import build_model, parameter_count, story_tokenizer, train
 from workbench.train.configs import SETTINGS
 from workbench.train.data import build_corpus, diffusion_batch
 from workbench.train.loop import with_overrides
-from workbench.train.objectives import corrupt
+from workbench.train.objectives import HIGH_NOISE_FLOOR, corrupt
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "workbench" / "weights"
 TOY = {
@@ -92,6 +92,17 @@ def test_ordered_corruption_keeps_a_clean_prefix_and_noises_only_after_it():
     iid = corrupt(canvas, 256, torch.Generator().manual_seed(0), ordered_rate=0.0) != canvas
     # iid corruption hits position 0 far more often than ordered corruption does
     assert iid[:, 0].float().mean() > corrupted[:, 0].float().mean() + 0.2
+
+
+def test_high_noise_share_draws_corruption_rates_from_the_top_of_the_range():
+    canvas = torch.full((400, 256), 300)  # an id no noise draw (< 256) can reproduce
+    rate = {
+        share: (corrupt(canvas, 256, torch.Generator().manual_seed(0), high_noise_rate=share) != canvas).float().mean(1)
+        for share in (0.0, 0.5, 1.0)
+    }
+    assert rate[1.0].min() > HIGH_NOISE_FLOOR - 0.1  # every example drew t from [floor, 1]
+    assert (rate[0.0] < 0.5).float().mean() > 0.4  # t ~ U(0, 1): about half the examples below 0.5
+    assert 0.15 < (rate[0.5] < 0.5).float().mean() < 0.35  # half of the examples moved up
 
 
 def test_training_continues_from_an_exported_folder(tmp_path):

@@ -36,7 +36,7 @@ class DenoisingStep:
     argmax: list[int]  # the model's best guess at every position this step
     accepted: list[bool]  # positions the sampler accepted (entropy-bound) or committed (quota)
     state: list[int]  # NOISE / NEW (accepted this step) / KEPT (accepted before, same token)
-    confidence: list[float]  # probability of the argmax token, at this step's temperature
+    confidence: list[float]  # the model's own (temperature 1) probability of the token drawn there
     entropy: list[float]  # entropy in nats of each position's distribution
     elapsed_s: float  # time since generation started, at the end of this step
     noise: list[int] = field(default_factory=list)  # step 1 only: the random canvas denoising started from

@@ -2,8 +2,9 @@
 
 `DenoisingScheduler.step(logits, step, canvas)` does what happens between two decoder passes:
 temperature (the model's schedule or a constant), a candidate token per position (a draw, or the
-argmax at temperature 0), the argmax canvas, entropy and confidence, the sampler's choice of
-positions to keep, fresh noise everywhere else, and the early-exit test. It returns a typed
+argmax at temperature 0), the argmax canvas, entropy (at the step's temperature) and confidence (the
+model's own probability of the drawn token), the sampler's choice of positions to keep, fresh noise
+everywhere else, and the early-exit test. It returns a typed
 `StepOutput` and advances the small `CanvasState` that one canvas carries from step to step. The
 model call and the trace belong to the loop (`workbench.diffusion.loop`).
 
@@ -51,7 +52,7 @@ class StepOutput:
     accepted: torch.Tensor
     state: torch.Tensor  # NOISE / NEW (accepted this step) / KEPT (accepted before, same token)
     entropy: torch.Tensor  # nats, at this step's temperature
-    confidence: torch.Tensor  # probability of the argmax token
+    confidence: torch.Tensor  # the model's own (temperature 1) probability of the drawn token
     temperature: float
     done: bool  # the canvas needs no further step
 
@@ -67,18 +68,21 @@ class DenoisingScheduler:
         steps = self.steps
         t_min, t_max = self.settings.t_min or 0.0, self.settings.t_max or 0.0  # resolved for diffusion
         temperature = temperature_at(self.settings.temperature, steps - step + 1, steps, t_min, t_max)
-        # Temperature 0 picks the argmax; the sampler still ranks positions by the model's own (T=1)
-        # uncertainty, otherwise every position would look certain and be accepted at step 1.
         scaled = logits / temperature if temperature > 0 else logits
-        probs = torch.softmax(scaled, dim=-1, dtype=torch.float32)
         if temperature > 0:
+            probs = torch.softmax(scaled, dim=-1, dtype=torch.float32)
             flat = torch.multinomial(probs.view(-1, self.vocab_size), 1, generator=self.generator)
             candidate = flat.view(canvas.tokens.shape)
         else:
             candidate = torch.argmax(scaled, dim=-1)
         argmax = torch.argmax(scaled, dim=-1)
-        entropy = torch.distributions.Categorical(logits=scaled).entropy()
-        confidence = probs.max(dim=-1).values
+        entropy = torch.distributions.Categorical(logits=scaled).entropy()  # DiffusionGemma's: at temperature
+        # Confidence is the model's own (temperature 1) probability of the drawn token, as in LLaDA's and
+        # Fast-dLLM's low-confidence rules: a low temperature sharpens the draw, not what the model knows,
+        # and tempered probabilities near 1 everywhere would let a locking sampler commit most of a canvas
+        # of guesses at step 1.
+        own = torch.softmax(logits, dim=-1, dtype=torch.float32)
+        confidence = own.gather(-1, candidate.unsqueeze(-1)).squeeze(-1)
 
         accepted = self.sampler.accept(entropy, confidence, canvas.locked, step, steps)
         held = torch.where(canvas.locked, canvas.tokens, candidate) if self.sampler.locks_committed else candidate

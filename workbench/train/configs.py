@@ -46,6 +46,7 @@ class TrainSettings:
     canvas_lengths: tuple[int, ...] = ()  # diffusion only: one is drawn per batch
     self_conditioning_rate: float = 0.5  # diffusion only: share of steps that self-condition
     ordered_rate: float = 0.0  # diffusion only: share of examples corrupted after a clean prefix only
+    high_noise_rate: float = 0.0  # diffusion only: share of examples with corruption rate in [0.75, 1]
     default_settings: dict = field(default_factory=dict)  # what the engine should use at inference
 
 

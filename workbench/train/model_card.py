@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from workbench.train.objectives import HIGH_NOISE_FLOOR
+
 QUALITY_COLUMNS = {
     "valid_sentence_share": "grammatical sentences",
     "consistent_story_share": "consistent stories",
@@ -51,6 +53,9 @@ def training_stages(training: dict) -> list[dict]:
     return stages
 
 
+ADDED_SHARES = ("ordered_rate", "high_noise_rate")  # settings added after the first stages ran (0 there)
+
+
 def _changed_settings(name: str, settings: dict) -> list[str]:
     """`--set` options that turn today's `configs.SETTINGS` into the settings a stage ran with."""
     from dataclasses import asdict
@@ -60,7 +65,7 @@ def _changed_settings(name: str, settings: dict) -> list[str]:
     current = {k: v for k, v in asdict(SETTINGS[name]).items() if k != "default_settings"}
     options = []
     for key, value in current.items():
-        used = settings.get(key, 0.0 if key == "ordered_rate" else value)  # a stage older than the field did without
+        used = settings.get(key, 0.0 if key in ADDED_SHARES else value)  # a stage older than the field did without
         if isinstance(value, tuple):
             value, used = list(value), list(used)
         if used != value:
@@ -74,7 +79,8 @@ def _stage_line(index: int, stage: dict) -> str:
     diffusion = bool(s.get("canvas_lengths"))
     shape = (
         f"canvas {' / '.join(map(str, s['canvas_lengths']))}, ordered corruption on {s.get('ordered_rate', 0.0):.0%} "
-        f"of examples, self-conditioning on {s['self_conditioning_rate']:.0%} of steps, "
+        f"of examples, high noise (t in [{HIGH_NOISE_FLOOR:g}, 1]) on {s.get('high_noise_rate', 0.0):.0%}, "
+        f"self-conditioning on {s['self_conditioning_rate']:.0%} of steps, "
         if diffusion
         else ""
     )
@@ -206,7 +212,9 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "length drawn per batch), corrupted "
         "with uniformly random tokens at a rate t ~ U(0, 1) per example (on "
         f"{settings.get('ordered_rate', 0.0):.0%} of examples only after a clean prefix of random length, the "
-        "state a locking sampler leaves); cross-entropy over every canvas "
+        "state a locking sampler leaves; on "
+        f"{settings.get('high_noise_rate', 0.0):.0%} at t ~ U({HIGH_NOISE_FLOOR:g}, 1), the nearly all-noise canvases a locking "
+        "sampler commits its first tokens from); cross-entropy over every canvas "
         f"position; self-conditioning on {settings['self_conditioning_rate']:.0%} of the steps."
         if diffusion
         else "next-token cross-entropy over whole stories."

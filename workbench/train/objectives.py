@@ -8,6 +8,9 @@ are fed back as `self_conditioning_logits`, as generate() does from the second d
 On a share of examples (`ordered_rate`) the corruption is *ordered*: a clean prefix of the canvas and
 corruption only after it, the state a locking sampler leaves behind (committed tokens on the left,
 noise on the right), so the model also learns to be sure of the next tokens after a clean stretch.
+On a share of examples (`high_noise_rate`) t is drawn from [HIGH_NOISE_FLOOR, 1] instead: the nearly
+all-noise canvases a locking sampler commits its first tokens from, where a model trained on
+t ~ U(0, 1) alone sees few examples and is overconfident (the model card measures it).
 Left out: loss weighting by t and any timestep embedding (the model has none).
 """
 
@@ -17,6 +20,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+HIGH_NOISE_FLOOR = 0.75
 
 
 def ar_loss(
@@ -29,14 +34,22 @@ def ar_loss(
 
 
 def corrupt(
-    canvas: torch.Tensor, vocab_size: int, generator: torch.Generator, ordered_rate: float = 0.0
+    canvas: torch.Tensor,
+    vocab_size: int,
+    generator: torch.Generator,
+    ordered_rate: float = 0.0,
+    high_noise_rate: float = 0.0,
 ) -> torch.Tensor:
     """Replace each token with a uniformly random one with probability t, t drawn per example.
 
-    An `ordered_rate` share of the examples keeps a clean prefix of random length and corrupts only after it.
+    An `ordered_rate` share of the examples keeps a clean prefix of random length and corrupts only after it;
+    a `high_noise_rate` share draws t from [HIGH_NOISE_FLOOR, 1].
     """
     batch, length = canvas.shape
     t = torch.rand((batch, 1), generator=generator)
+    if high_noise_rate > 0:  # drawn only when used, so runs without it keep their random stream
+        high = torch.rand((batch, 1), generator=generator) < high_noise_rate
+        t = torch.where(high, HIGH_NOISE_FLOOR + (1 - HIGH_NOISE_FLOOR) * t, t)
     noise = torch.randint(vocab_size, canvas.shape, generator=generator)
     corrupted = torch.rand(canvas.shape, generator=generator) < t
     if ordered_rate > 0:
@@ -53,10 +66,11 @@ def diffusion_loss(
     generator: torch.Generator,
     self_condition: bool,
     ordered_rate: float = 0.0,
+    high_noise_rate: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy of the clean canvas given the context and its corrupted copy."""
     device = next(model.parameters()).device
-    noisy = corrupt(canvas, model.config.text_config.vocab_size, generator, ordered_rate).to(device)
+    noisy = corrupt(canvas, model.config.text_config.vocab_size, generator, ordered_rate, high_noise_rate).to(device)
     context, canvas = context.to(device), canvas.to(device)
     self_conditioning_logits = None
     if self_condition:

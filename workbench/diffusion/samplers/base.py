@@ -1,10 +1,11 @@
 """What every sampler is: a rule that, after one decoder pass, picks the positions that keep a token.
 
-A sampler sees the per-position entropy and confidence of this step's distribution and the set of
-positions already locked, and returns the positions that hold a real token after the step. The
-scheduler fills every other position with fresh uniform noise, because the models here were trained
-on uniform-state corruption (there is no mask token to put there instead). A sampler that
-`locks_committed` never gives a committed position back; one that does not may renoise it later.
+A sampler sees the per-position entropy of this step's (tempered) distribution, the model's own
+probability of the token drawn there (its confidence) and the set of positions already locked, and
+returns the positions that hold a real token after the step. The scheduler fills every other
+position with fresh uniform noise, because the models here were trained on uniform-state corruption
+(there is no mask token to put there instead). A sampler that `locks_committed` never gives a
+committed position back; one that does not may renoise it later.
 """
 
 from __future__ import annotations
