@@ -39,7 +39,7 @@ GRID: list[dict[str, Any]] = [
     {"sampler": "confidence", "steps": 16, "block_size": 32, "threshold": 0.7},
     {"sampler": "confidence", "steps": 32, "block_size": 64, "threshold": 0.9},
 ]
-QUICK = [GRID[i] for i in (0, 1, 2, 6, 9)]  # reference, default, 16 steps, block 64, a locking sampler
+QUICK = [GRID[i] for i in (0, 1, 2, 6, 7, 9)]  # reference, default, 16 steps, block 64, both locking samplers
 
 
 def run_setting(

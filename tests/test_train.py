@@ -94,7 +94,7 @@ def test_ordered_corruption_keeps_a_clean_prefix_and_noises_only_after_it():
     assert iid[:, 0].float().mean() > corrupted[:, 0].float().mean() + 0.2
 
 
-def test_high_noise_share_draws_corruption_rates_from_the_top_of_the_range():
+def test_high_and_pure_noise_shares_draw_corruption_rates_from_the_top_of_the_range():
     canvas = torch.full((400, 256), 300)  # an id no noise draw (< 256) can reproduce
     rate = {
         share: (corrupt(canvas, 256, torch.Generator().manual_seed(0), high_noise_rate=share) != canvas).float().mean(1)
@@ -103,6 +103,8 @@ def test_high_noise_share_draws_corruption_rates_from_the_top_of_the_range():
     assert rate[1.0].min() > HIGH_NOISE_FLOOR - 0.1  # every example drew t from [floor, 1]
     assert (rate[0.0] < 0.5).float().mean() > 0.4  # t ~ U(0, 1): about half the examples below 0.5
     assert 0.15 < (rate[0.5] < 0.5).float().mean() < 0.35  # half of the examples moved up
+    all_noise = corrupt(canvas, 256, torch.Generator().manual_seed(0), pure_noise_rate=0.5) != canvas
+    assert 0.4 < all_noise.all(1).float().mean() < 0.6  # t = 1 replaces every token of half the examples
 
 
 def test_training_continues_from_an_exported_folder(tmp_path):
@@ -230,7 +232,13 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
 
     first = toy_train("tiny-diffusion", tmp_path / "first", steps=2)
     settings = with_overrides(
-        "tiny-diffusion", batch_size=4, corpus_stories=64, canvas_lengths=(8,), ordered_rate=0.5, warmup_steps=2
+        "tiny-diffusion",
+        batch_size=4,
+        corpus_stories=64,
+        canvas_lengths=(8,),
+        ordered_rate=0.5,
+        high_noise_rate=0.5,
+        warmup_steps=2,
     )
     second = train(
         "tiny-diffusion",
@@ -289,7 +297,9 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
     assert "ordered corruption on 50% of examples" in card and f"ordered corruption on {stage_one_share:.0%}" in card
     # the reproduce commands chain the stages and name what differs from today's settings
     assert "--out DIR2 --init-from DIR1" in card and "--set ordered_rate=0.5" in card
-    assert "| toy | ordered corruption | 0.1 | - | 88% / 50% / 1.9 | - | 61% / 0% / 3.0 |" in card
+    # a share trained at high noise is named where it was used (the last stage), and only there
+    assert card.count("t ~ U(0.75, 1) on 50% of examples") == 2 and "--set high_noise_rate=0.5" in card
+    assert "| toy | ordered corruption | 0.1 | - | 88% / 50% / 1.9 | - | - | 61% / 0% / 3.0 |" in card
     assert "- toy: nothing changed" in card
 
 

@@ -23,7 +23,13 @@ from workbench.train.configs import MODEL_NAMES, TrainSettings  # noqa: E402
 from workbench.train.loop import train, with_overrides  # noqa: E402
 
 SETTABLE = {f.name: str(f.type) for f in fields(TrainSettings) if f.name != "default_settings"}
-SHARES = ("self_conditioning_rate", "ordered_rate", "high_noise_rate", "min_lr_ratio")  # fractions: 0 to 1
+SHARES = (
+    "self_conditioning_rate",
+    "ordered_rate",
+    "high_noise_rate",
+    "pure_noise_rate",
+    "min_lr_ratio",
+)  # fractions: 0 to 1
 SIZES = ("batch_size", "canvas_lengths", "checkpoint_every", "corpus_stories")  # counts: from 1
 
 

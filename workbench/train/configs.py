@@ -47,6 +47,7 @@ class TrainSettings:
     self_conditioning_rate: float = 0.5  # diffusion only: share of steps that self-condition
     ordered_rate: float = 0.0  # diffusion only: share of examples corrupted after a clean prefix only
     high_noise_rate: float = 0.0  # diffusion only: share of examples with corruption rate in [0.75, 1]
+    pure_noise_rate: float = 0.0  # diffusion only: share of examples that are all noise (t = 1)
     default_settings: dict = field(default_factory=dict)  # what the engine should use at inference
 
 

@@ -71,7 +71,7 @@ def training_step(
         context, canvas = diffusion_batch(corpus, s.batch_size, canvas_length, generator)
         self_condition = bool(torch.rand((), generator=generator) < s.self_conditioning_rate)
         return diffusion_loss(
-            model, context, canvas, generator, self_condition, s.ordered_rate, s.high_noise_rate
+            model, context, canvas, generator, self_condition, s.ordered_rate, s.high_noise_rate, s.pure_noise_rate
         ), canvas_length
     input_ids, labels = ar_batch(corpus, s.batch_size, generator)
     return ar_loss(model, input_ids.to(device), labels.to(device)), 0

@@ -53,7 +53,11 @@ def training_stages(training: dict) -> list[dict]:
     return stages
 
 
-ADDED_SHARES = ("ordered_rate", "high_noise_rate")  # settings added after the first stages ran (0 there)
+ADDED_SHARES = (
+    "ordered_rate",
+    "high_noise_rate",
+    "pure_noise_rate",
+)  # settings added after the first stages ran (0 there)
 
 
 def _changed_settings(name: str, settings: dict) -> list[str]:
@@ -74,12 +78,20 @@ def _changed_settings(name: str, settings: dict) -> list[str]:
     return options
 
 
+def _noise_shares(settings: dict) -> str:
+    """The shares trained at high noise or all noise ("" for the stages that used neither)."""
+    high, pure = settings.get("high_noise_rate", 0.0), settings.get("pure_noise_rate", 0.0)
+    parts = [f"t ~ U({HIGH_NOISE_FLOOR:g}, 1) on {high:.0%}"] if high else []
+    parts += [f"t = 1 (all noise) on {pure:.0%}"] if pure else []
+    return f"{', '.join(parts)} of examples" if parts else ""
+
+
 def _stage_line(index: int, stage: dict) -> str:
     s = stage["settings"]
     diffusion = bool(s.get("canvas_lengths"))
     shape = (
         f"canvas {' / '.join(map(str, s['canvas_lengths']))}, ordered corruption on {s.get('ordered_rate', 0.0):.0%} "
-        f"of examples, high noise (t in [{HIGH_NOISE_FLOOR:g}, 1]) on {s.get('high_noise_rate', 0.0):.0%}, "
+        f"of examples, {_noise_shares(s) + ', ' if _noise_shares(s) else ''}"
         f"self-conditioning on {s['self_conditioning_rate']:.0%} of steps, "
         if diffusion
         else ""
@@ -95,6 +107,7 @@ EXPERIMENT_COLUMNS = {  # frontier rows shown for each experiment: (sampler, ste
     ("entropy-bound", 32, 32, None): "entropy-bound 32 steps",
     ("entropy-bound", 16, 32, None): "entropy-bound 16 steps",
     ("entropy-bound", 16, 64, None): "entropy-bound 16 steps, block 64",
+    ("quota", 16, 32, 0.9): "quota 0.9, 16 steps",
     ("confidence", 16, 32, 0.9): "confidence 0.9, 16 steps",
 }
 
@@ -210,11 +223,9 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "DiffusionGemma's denoising objective: a random cut of each story gives a clean context (through the "
         "causal encoder) and a canvas of the next " + " / ".join(map(str, settings["canvas_lengths"])) + " tokens (one "
         "length drawn per batch), corrupted "
-        "with uniformly random tokens at a rate t ~ U(0, 1) per example (on "
+        f"with uniformly random tokens at a rate t ~ U(0, 1) per example ({_noise_shares(settings) + '; ' if _noise_shares(settings) else ''}on "
         f"{settings.get('ordered_rate', 0.0):.0%} of examples only after a clean prefix of random length, the "
-        "state a locking sampler leaves; on "
-        f"{settings.get('high_noise_rate', 0.0):.0%} at t ~ U({HIGH_NOISE_FLOOR:g}, 1), the nearly all-noise canvases a locking "
-        "sampler commits its first tokens from); cross-entropy over every canvas "
+        "state a locking sampler leaves); cross-entropy over every canvas "
         f"position; self-conditioning on {settings['self_conditioning_rate']:.0%} of the steps."
         if diffusion
         else "next-token cross-entropy over whole stories."

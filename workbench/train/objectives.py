@@ -10,7 +10,9 @@ corruption only after it, the state a locking sampler leaves behind (committed t
 noise on the right), so the model also learns to be sure of the next tokens after a clean stretch.
 On a share of examples (`high_noise_rate`) t is drawn from [HIGH_NOISE_FLOOR, 1] instead: the nearly
 all-noise canvases a locking sampler commits its first tokens from, where a model trained on
-t ~ U(0, 1) alone sees few examples and is overconfident (the model card measures it).
+t ~ U(0, 1) alone sees few examples and is overconfident (the model card measures it); and on a
+share (`pure_noise_rate`) t = 1: the all-noise canvas every canvas's first step starts from, where
+the right answer is the marginal given the context alone.
 Left out: loss weighting by t and any timestep embedding (the model has none).
 """
 
@@ -39,17 +41,20 @@ def corrupt(
     generator: torch.Generator,
     ordered_rate: float = 0.0,
     high_noise_rate: float = 0.0,
+    pure_noise_rate: float = 0.0,
 ) -> torch.Tensor:
     """Replace each token with a uniformly random one with probability t, t drawn per example.
 
     An `ordered_rate` share of the examples keeps a clean prefix of random length and corrupts only after it;
-    a `high_noise_rate` share draws t from [HIGH_NOISE_FLOOR, 1].
+    a `high_noise_rate` share draws t from [HIGH_NOISE_FLOOR, 1] and a `pure_noise_rate` share is all noise.
     """
     batch, length = canvas.shape
     t = torch.rand((batch, 1), generator=generator)
     if high_noise_rate > 0:  # drawn only when used, so runs without it keep their random stream
         high = torch.rand((batch, 1), generator=generator) < high_noise_rate
         t = torch.where(high, HIGH_NOISE_FLOOR + (1 - HIGH_NOISE_FLOOR) * t, t)
+    if pure_noise_rate > 0:
+        t = torch.where(torch.rand((batch, 1), generator=generator) < pure_noise_rate, 1.0, t)
     noise = torch.randint(vocab_size, canvas.shape, generator=generator)
     corrupted = torch.rand(canvas.shape, generator=generator) < t
     if ordered_rate > 0:
@@ -67,10 +72,13 @@ def diffusion_loss(
     self_condition: bool,
     ordered_rate: float = 0.0,
     high_noise_rate: float = 0.0,
+    pure_noise_rate: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy of the clean canvas given the context and its corrupted copy."""
     device = next(model.parameters()).device
-    noisy = corrupt(canvas, model.config.text_config.vocab_size, generator, ordered_rate, high_noise_rate).to(device)
+    noisy = corrupt(
+        canvas, model.config.text_config.vocab_size, generator, ordered_rate, high_noise_rate, pure_noise_rate
+    ).to(device)
     context, canvas = context.to(device), canvas.to(device)
     self_conditioning_logits = None
     if self_condition:
