@@ -81,8 +81,9 @@ class DenoisingScheduler:
         # Fast-dLLM's low-confidence rules: a low temperature sharpens the draw, not what the model knows,
         # and tempered probabilities near 1 everywhere would let a locking sampler commit most of a canvas
         # of guesses at step 1.
-        own = torch.softmax(logits, dim=-1, dtype=torch.float32)
-        confidence = own.gather(-1, candidate.unsqueeze(-1)).squeeze(-1)
+        own_logits = logits.float()
+        drawn = own_logits.gather(-1, candidate.unsqueeze(-1)).squeeze(-1)
+        confidence = torch.exp(drawn - torch.logsumexp(own_logits, dim=-1))
 
         accepted = self.sampler.accept(entropy, confidence, canvas.locked, step, steps)
         held = torch.where(canvas.locked, canvas.tokens, candidate) if self.sampler.locks_committed else candidate
