@@ -70,6 +70,9 @@ def main() -> None:
     for t in args.noise:
         if not 0 < t <= 1:
             parser.error(f"--noise {t}: allowed are rates in (0, 1]")
+    for option, value in (("--stories", args.stories), ("--canvas", args.canvas)):
+        if value < 1:
+            parser.error(f"{option} {value}: allowed are whole numbers from 1")
     model = workbench.load(args.diffusion, device="cpu").model.eval()
     corpus = build_corpus(story_tokenizer(), args.stories, seed=args.seed, max_canvas=args.canvas)
     context = corpus.ids[:, :PROMPT_TOKENS]

@@ -4,9 +4,9 @@
 temperature (the model's schedule or a constant), a candidate token per position (a draw, or the
 argmax at temperature 0), the argmax canvas, entropy (at the step's temperature) and confidence (the
 model's own probability of the drawn token), the sampler's choice of positions to keep, fresh noise
-everywhere else, and the early-exit test. It returns a typed
-`StepOutput` and advances the small `CanvasState` that one canvas carries from step to step. The
-model call and the trace belong to the loop (`workbench.diffusion.loop`).
+everywhere else, and the early-exit test. It returns a typed `StepOutput` and advances the small
+`CanvasState` that one canvas carries from step to step. The model call and the trace belong to the
+loop (`workbench.diffusion.loop`).
 
 The random draws keep transformers' order (candidates, then renoise, both from the run's generator),
 so for a seed the tokens equal those of its `generate()`. Left out: batching, a DDIM-style

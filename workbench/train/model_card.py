@@ -78,12 +78,12 @@ def _changed_settings(name: str, settings: dict) -> list[str]:
     return options
 
 
-def _noise_shares(settings: dict) -> str:
-    """The shares trained at high noise or all noise ("" for the stages that used neither)."""
+def _noise_shares(settings: dict, separator: str) -> str:
+    """The shares trained at high noise or all noise and then `separator` ("" for stages that used neither)."""
     high, pure = settings.get("high_noise_rate", 0.0), settings.get("pure_noise_rate", 0.0)
     parts = [f"t ~ U({HIGH_NOISE_FLOOR:g}, 1) on {high:.0%}"] if high else []
     parts += [f"t = 1 (all noise) on {pure:.0%}"] if pure else []
-    return f"{', '.join(parts)} of examples" if parts else ""
+    return f"{', '.join(parts)} of examples{separator}" if parts else ""
 
 
 def _stage_line(index: int, stage: dict) -> str:
@@ -91,7 +91,7 @@ def _stage_line(index: int, stage: dict) -> str:
     diffusion = bool(s.get("canvas_lengths"))
     shape = (
         f"canvas {' / '.join(map(str, s['canvas_lengths']))}, ordered corruption on {s.get('ordered_rate', 0.0):.0%} "
-        f"of examples, {_noise_shares(s) + ', ' if _noise_shares(s) else ''}"
+        f"of examples, {_noise_shares(s, ', ')}"
         f"self-conditioning on {s['self_conditioning_rate']:.0%} of steps, "
         if diffusion
         else ""
@@ -223,7 +223,7 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "DiffusionGemma's denoising objective: a random cut of each story gives a clean context (through the "
         "causal encoder) and a canvas of the next " + " / ".join(map(str, settings["canvas_lengths"])) + " tokens (one "
         "length drawn per batch), corrupted "
-        f"with uniformly random tokens at a rate t ~ U(0, 1) per example ({_noise_shares(settings) + '; ' if _noise_shares(settings) else ''}on "
+        f"with uniformly random tokens at a rate t ~ U(0, 1) per example ({_noise_shares(settings, '; ')}on "
         f"{settings.get('ordered_rate', 0.0):.0%} of examples only after a clean prefix of random length, the "
         "state a locking sampler leaves); cross-entropy over every canvas "
         f"position; self-conditioning on {settings['self_conditioning_rate']:.0%} of the steps."
