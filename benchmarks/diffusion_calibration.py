@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 
 import workbench
-from workbench.train.configs import story_tokenizer
-from workbench.train.data import build_corpus
+from workbench.tiny.train.configs import story_tokenizer
+from workbench.tiny.train.data import build_corpus
 
 BANDS = [(0.5, 0.9), (0.9, 0.99), (0.99, 1.0)]
 PROMPT_TOKENS = 6  # <bos> Once upon a time ,

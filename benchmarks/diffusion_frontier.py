@@ -1,7 +1,7 @@
 """Speed/quality frontier of a diffusion model: sampler x steps x block size, against the AR model, from one run.
 
 Each setting writes the same stories (same prompt, seeds 0..N-1) through the workbench engine at
-batch 1; quality is the story grammar's own checks (`workbench.stories`), speed is every new token
+batch 1; quality is the story grammar's own checks (`workbench.tiny.stories`), speed is every new token
 over every second of those runs. Printed per setting: share of grammatical sentences, share of
 consistent stories, tokens per forward pass, tokens/s, and tokens/s as a ratio to the reference
 setting (entropy-bound, 48 steps, block 32) and to the AR model, both measured in this same run so
@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 import workbench
-from workbench.stories import check_stories
+from workbench.tiny.stories import check_stories
 
 REFERENCE = {"sampler": "entropy-bound", "steps": 48, "block_size": 32}
 GRID: list[dict[str, Any]] = [

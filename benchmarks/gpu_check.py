@@ -21,9 +21,9 @@ import time
 import torch
 
 import workbench
-from workbench.telemetry.energy import EnergyMeter
-from workbench.telemetry.gpu import device_info
-from workbench.telemetry.power import measure_idle_power
+from workbench.measure.telemetry.energy import EnergyMeter
+from workbench.measure.telemetry.gpu import device_info
+from workbench.measure.telemetry.power import measure_idle_power
 
 
 def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, **settings) -> dict:
@@ -61,7 +61,7 @@ def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, *
 def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeats: int = 20) -> list[dict]:
     from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
 
-    from workbench import transformers_adapter as adapter
+    from workbench.engine import transformers_adapter as adapter
 
     config = DiffusionGemmaConfig(
         text_config=dict(

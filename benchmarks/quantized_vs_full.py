@@ -3,7 +3,7 @@
 For each model, runs the same prompts and seeds at full precision and quantized (torchao int8 on
 a CPU; pass --quantization for another format on a GPU) and prints: the share of runs whose tokens
 are identical, the share of token positions that agree, the speed ratio (quantized tokens/s over
-full), the grammatical-sentence share of both (workbench.stories.checks) and, for diffusion, the
+full), the grammatical-sentence share of both (workbench.tiny.stories.checks) and, for diffusion, the
 denoising steps per canvas (quantized weights can make the sampler need more steps).
 
     python benchmarks/quantized_vs_full.py                      # tiny-ar and tiny-diffusion, ~1 min on 2 cores
@@ -16,7 +16,7 @@ import argparse
 import statistics
 
 import workbench
-from workbench.stories.checks import check_stories
+from workbench.tiny.stories.checks import check_stories
 
 
 def runs(handle, seeds: int, new_tokens: int) -> list:

@@ -1,10 +1,10 @@
 """DiffusionGemma and Gemma 4 26B-A4B at their real geometry, random weights: per-step time at real shapes.
 
-Builds each model from the published configuration (`workbench/memory/configs/`) with a stated
+Builds each model from the published configuration (`workbench/loading/memory/configs/`) with a stated
 number of layers (memory allows few on a CPU) and random weights, then times, in bf16:
 
 - DiffusionGemma: one denoising step (the decoder over the canvas, reading a cached prompt) at canvas
-  16, 32, 64, 128, 256, through `workbench.transformers_adapter` (encode_prefix, denoise_logits);
+  16, 32, 64, 128, 256, through `workbench.engine.transformers_adapter` (encode_prefix, denoise_logits);
 - Gemma 4: one autoregressive decode step (one token, the same cached prompt).
 
 Each is timed with 1 and with 2 of the built layers in use, so a step splits into a fixed part
@@ -30,9 +30,9 @@ import time
 
 import torch
 
-from workbench import transformers_adapter as adapter
 from workbench.cost import roofline_for
-from workbench.memory.geometry import CONFIGS_DIR
+from workbench.engine import transformers_adapter as adapter
+from workbench.loading.memory.geometry import CONFIGS_DIR
 
 LAYERS_BUILT = 2
 TINY_VISION = {

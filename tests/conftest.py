@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from workbench.tokenizer import build_word_tokenizer
+from workbench.tiny.tokenizer import build_word_tokenizer
 
 WORDS = (
     "once upon a time , there was cat dog named lisa tom . she he liked to play in the garden park "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workbench.result import NEW, NOISE, DenoisingStep, GenerationResult
-from workbench.stories import vocabulary
-from workbench.tokenizer import build_word_tokenizer
+from workbench.engine.result import NEW, NOISE, DenoisingStep, GenerationResult
+from workbench.tiny.stories import vocabulary
+from workbench.tiny.tokenizer import build_word_tokenizer
 
 TOKENIZER = build_word_tokenizer(vocabulary(), lowercase=False)
 

@@ -28,8 +28,8 @@ from workbench.cost import (
     load_speed_claims,
     load_tariffs,
 )
-from workbench.cost.tables import DATA_DIR
 from workbench.errors import InvalidSettingError
+from workbench.tables import DATA_DIR
 
 # Values people paste, mistype or that programs produce: each is a case for every option.
 JUNK = st.sampled_from(

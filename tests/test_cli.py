@@ -49,7 +49,7 @@ def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
         if telemetry["gpu_energy_j"] is None:
             assert telemetry["gpu_energy_missing"] and telemetry["joules_per_token"] is None
             assert telemetry["joules_per_token_missing"]
-    from workbench.store import ResultsStore
+    from workbench.measure.store import ResultsStore
 
     stored = ResultsStore(store_path).to_dataframe()
     assert sorted(stored["kind"]) == ["autoregressive", "diffusion"]

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.cost.cli import register
-from workbench.cost.tables import DATA_DIR
+from workbench.cli.cost import register
 from workbench.errors import InvalidSettingError
+from workbench.tables import DATA_DIR
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -87,7 +87,7 @@ def test_breakeven_from_a_measured_run_file(capsys, tmp_path):
 
 def gpu_run(kind: str, tokens: int = 200, joules: float = 0.5):
     """A GPU run as the engine records it: energy in telemetry, measured on a real meter."""
-    from workbench.result import GenerationResult
+    from workbench.engine.result import GenerationResult
 
     return GenerationResult(
         model=f"tiny-{kind}", kind=kind, prompt="p", text="t", token_ids=list(range(tokens)), settings={},
@@ -111,7 +111,7 @@ def test_breakeven_takes_a_run_from_compare_json_output(capsys, tmp_path):
 
 
 def test_breakeven_takes_a_run_from_the_results_store(capsys, tmp_path):
-    from workbench.store import ResultsStore
+    from workbench.measure.store import ResultsStore
 
     store = ResultsStore(tmp_path / "results.sqlite")
     store.add(gpu_run("diffusion", joules=0.25))
@@ -243,7 +243,7 @@ def test_breakeven_json_is_valid_or_the_input_is_named(speed, power, idle, hours
 
 
 def test_an_overflowing_figure_is_null_with_its_reason():
-    from workbench.cost.cli import finite_report
+    from workbench.cli.cost import finite_report
 
     report = finite_report({"a": float("inf"), "b": [1.0, float("nan")], "c": {"d": 2.0}})
     assert report == {"a": None, "a_missing": report["a_missing"], "b": [1.0, None], "c": {"d": 2.0}}

@@ -21,8 +21,8 @@ from workbench.cost import (
     speed_claim,
     tariff,
 )
-from workbench.cost.tables import DATA_DIR
 from workbench.errors import InvalidSettingError
+from workbench.tables import DATA_DIR
 
 LOADERS = {
     "hardware.csv": load_hardware,

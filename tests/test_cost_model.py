@@ -22,8 +22,8 @@ from workbench.cost import (
 )
 from workbench.cost.breakeven import marginal_usd_per_token
 from workbench.cost.tariffs import hour_weights
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.result import GenerationResult
 
 API = CloudOffer("api", input_usd_per_m=0.06, output_usd_per_m=0.33)
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from workbench.registry import REGISTRY, available_offline
+from workbench.loading.registry import REGISTRY, available_offline
 
 SCRIPT = r"""
 import json, workbench

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workbench.diffusion.handle import BlockSizeWarning
-from workbench.result import KEPT, NEW, NOISE
+from workbench.engine.diffusion.handle import BlockSizeWarning
+from workbench.engine.result import KEPT, NEW, NOISE
 
 PROMPT = "once upon a time , there was a cat"
 
@@ -146,9 +146,9 @@ def test_locking_samplers_rank_by_the_models_own_probability_not_the_tempered_on
     # Every position's best token has probability 0.6 at temperature 1; a temperature of 0.1 makes it
     # look certain (> 0.99). Confidence is the model's 0.6 (as in LLaDA and Fast-dLLM), so a 0.9
     # threshold commits only the one position the rule always takes, not the whole canvas of guesses.
-    from workbench.diffusion.samplers import ConfidenceSampler
-    from workbench.diffusion.scheduler import CanvasState, DenoisingScheduler
-    from workbench.settings import GenerationSettings
+    from workbench.engine.diffusion.samplers import ConfidenceSampler
+    from workbench.engine.diffusion.scheduler import CanvasState, DenoisingScheduler
+    from workbench.engine.settings import GenerationSettings
 
     vocab, canvas_length = 16, 8
     probs = torch.full((1, canvas_length, vocab), 0.4 / (vocab - 1))

@@ -10,7 +10,7 @@ import pytest
 import workbench
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.soak import analyse, plot_soak, soak
-from workbench.store import ResultsStore
+from workbench.measure.store import ResultsStore
 
 
 def _timeline(power: list[float | None], seconds_per_run: list[float]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from workbench import InvalidSettingError
-from workbench.exercises import check
+from workbench.tiny.exercises import check
 
 
 def test_a_guess_within_tolerance_is_close_and_outside_is_not():

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.measurement import IdlePower, Measurement, idle_power_fields
-from workbench.result import GenerationResult
-from workbench.store import ResultsStore
+from workbench.measure.measurement import IdlePower, Measurement, idle_power_fields
+from workbench.measure.store import ResultsStore
 
 TELEMETRY = {
     "joules_per_token": 0.5,
@@ -72,7 +72,7 @@ def test_a_renamed_or_mistyped_figure_is_refused_not_ignored():
 
 
 def test_a_benchmark_gives_the_medians_of_its_repeats(autoregressive):
-    from workbench.telemetry import benchmark, measured_generate
+    from workbench.measure.telemetry import benchmark, measured_generate
 
     bench = benchmark(
         lambda: measured_generate(autoregressive, "once upon a time", max_new_tokens=6, seed=0),

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from workbench.errors import InvalidSettingError
-from workbench.memory import geometry, plan
-from workbench.memory.plan import LOGITS_COPIES
+from workbench.loading.memory import geometry, plan
+from workbench.loading.memory.plan import LOGITS_COPIES
 
 GIB = 2**30
 # DiffusionGemma 26B-A4B (REFERENCE section 9): the repository's files hold 51,647,701,024 bytes of bf16.

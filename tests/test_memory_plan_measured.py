@@ -16,13 +16,13 @@ import sys
 
 import pytest
 
-from workbench.memory import plan
+from workbench.loading.memory import plan
 
 CHILD = """
 import json, sys
 import torch
 from transformers import AutoModelForCausalLM, DiffusionGemmaForBlockDiffusion
-from workbench.loading import load
+from workbench.loading.load import load
 torch.ones(64, 64) @ torch.ones(64, 64)
 def status(field):
     with open("/proc/self/status") as lines:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from workbench.errors import InvalidSettingError
-from workbench.perplexity import generative_perplexity, sample_entropy, text_perplexity
+from workbench.evaluation.perplexity import generative_perplexity, sample_entropy, text_perplexity
 
 
 def test_sample_entropy():

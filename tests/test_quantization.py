@@ -9,8 +9,8 @@ import torch
 
 import workbench
 from workbench.errors import InvalidSettingError, ModelDoesNotFitError
-from workbench.memory import plan
-from workbench.memory.geometry import CONFIGS_DIR
+from workbench.loading.memory import plan
+from workbench.loading.memory.geometry import CONFIGS_DIR
 
 pytest.importorskip("torchao")
 

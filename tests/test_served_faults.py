@@ -14,8 +14,8 @@ import pytest
 from fake_openai_server import FakeServer
 
 import workbench
-from workbench.served import Deadlines
-from workbench.store import ResultsStore
+from workbench.engine.served import Deadlines
+from workbench.measure.store import ResultsStore
 
 SECRET = "sk-workbench-test-secret-9f8e7d"
 SHORT = Deadlines(connect_s=1.0, first_token_s=1.5, between_chunks_s=1.0, total_s=5.0)
@@ -206,7 +206,7 @@ def test_the_command_line_says_one_line_and_exits_2(capsys):
 
 
 def test_load_sweep_is_bounded_in_time_and_checks_its_input(server):
-    from workbench.served.load_sweep import load_sweep
+    from workbench.experiments.load_sweep import load_sweep
 
     stalled = served(server, "stall")
     stalled.deadlines = Deadlines(first_token_s=5.0, between_chunks_s=5.0)

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError, WorkbenchError
-from workbench.result import GenerationResult
-from workbench.store import (
+from workbench.measure.store import (
     COLUMNS,
     CSV_NULL,
     SCHEMA_VERSION,

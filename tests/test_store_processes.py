@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench.result import GenerationResult
-from workbench.store import ResultsStore
+from workbench.engine.result import GenerationResult
+from workbench.measure.store import ResultsStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 WRITER = """
 import sys, time
 from pathlib import Path
-from workbench.result import GenerationResult
-from workbench.store import ResultsStore
+from workbench.engine.result import GenerationResult
+from workbench.measure.store import ResultsStore
 
 store_path, writer, count, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 store = ResultsStore(store_path)

@@ -6,16 +6,16 @@ import random
 
 import pytest
 
-from workbench.stories import (
+from workbench.tiny.stories import (
     check_stories,
     check_story,
     generate_stories,
     parse_sentence,
     vocabulary,
 )
-from workbench.stories.checks import split_sentences
-from workbench.stories.grammar import BOY_NAMES, GIRL_NAMES
-from workbench.train.configs import VOCAB_SIZE, story_tokenizer
+from workbench.tiny.stories.checks import split_sentences
+from workbench.tiny.stories.grammar import BOY_NAMES, GIRL_NAMES
+from workbench.tiny.train.configs import VOCAB_SIZE, story_tokenizer
 
 STORIES = generate_stories(300, seed=11)
 

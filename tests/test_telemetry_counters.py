@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench.telemetry.cpu import CpuEnergyWindow, counter_delta_uj, package_zones
-from workbench.telemetry.gpu import system_memory_gib
-from workbench.telemetry.nvml import visible_entry
-from workbench.telemetry.power import PowerSampler, integrate_power
-from workbench.telemetry.reasons import TelemetryUnavailable
+from workbench.measure.telemetry.cpu import CpuEnergyWindow, counter_delta_uj, package_zones
+from workbench.measure.telemetry.gpu import system_memory_gib
+from workbench.measure.telemetry.nvml import visible_entry
+from workbench.measure.telemetry.power import PowerSampler, integrate_power
+from workbench.measure.telemetry.reasons import TelemetryUnavailable
 
 
 def test_trapezoid_on_known_series():

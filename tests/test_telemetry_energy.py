@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.result import GenerationResult
-from workbench.telemetry import (
+from workbench.measure.telemetry import (
     EnergyMeter,
     device_info,
     measure_idle_power,
     measured_generate,
 )
-from workbench.telemetry.energy import READING_KEYS, per_token, short_window_warning
-from workbench.telemetry.nvml import nvml
-from workbench.telemetry.reasons import TelemetryUnavailable, TelemetryWarning
+from workbench.measure.telemetry.energy import READING_KEYS, per_token, short_window_warning
+from workbench.measure.telemetry.nvml import nvml
+from workbench.measure.telemetry.reasons import TelemetryUnavailable, TelemetryWarning
 
 HAS_DRIVER = Path("/proc/driver/nvidia").exists()
 HAS_GPU = torch.cuda.is_available()
@@ -170,7 +170,7 @@ def test_gpu_energy_over_a_real_run():
 
 
 def test_every_public_name_loads_on_first_use():
-    import workbench.telemetry as telemetry
+    import workbench.measure.telemetry as telemetry
 
     assert all(getattr(telemetry, name) is not None for name in telemetry.__all__)
     with pytest.raises(AttributeError, match="no attribute 'Energymeter'"):

@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
-import workbench.telemetry.nvml as nvml_module
-from workbench.telemetry import EnergyMeter, device_info, measure_idle_power
-from workbench.telemetry.power import GpuEnergyWindow
+import workbench.measure.telemetry.nvml as nvml_module
+from workbench.measure.telemetry import EnergyMeter, device_info, measure_idle_power
+from workbench.measure.telemetry.power import GpuEnergyWindow
 
-TELEMETRY = Path(__file__).resolve().parents[1] / "workbench" / "telemetry"
+TELEMETRY = Path(__file__).resolve().parents[1] / "workbench" / "measure" / "telemetry"
 GIB = 1024**3
 
 

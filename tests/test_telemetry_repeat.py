@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.result import GenerationResult
-from workbench.telemetry import benchmark
+from workbench.measure.telemetry import benchmark
 
 
 def _result(tokens: int, total_s: float) -> GenerationResult:

@@ -11,13 +11,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from workbench.train import build_model, parameter_count, story_tokenizer, train
-from workbench.train.configs import SETTINGS
-from workbench.train.data import build_corpus, diffusion_batch
-from workbench.train.loop import with_overrides
-from workbench.train.objectives import HIGH_NOISE_FLOOR, corrupt
+from workbench.tiny.train import build_model, parameter_count, story_tokenizer, train
+from workbench.tiny.train.configs import SETTINGS
+from workbench.tiny.train.data import build_corpus, diffusion_batch
+from workbench.tiny.train.loop import with_overrides
+from workbench.tiny.train.objectives import HIGH_NOISE_FLOOR, corrupt
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "workbench" / "weights"
+WEIGHTS = Path(__file__).resolve().parents[1] / "workbench" / "tiny" / "weights"
 TOY = {
     "tiny-diffusion": {
         "hidden_size": 32,
@@ -187,7 +187,7 @@ def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
     if not (folder / "model.safetensors").exists():
         pytest.skip(f"{name} has not been trained yet")
     monkeypatch.setitem(os.environ, "HF_HUB_OFFLINE", "1")
-    from workbench.train.evaluate import load, sample
+    from workbench.tiny.train.evaluate import load, sample
 
     loaded = load(folder)
     assert type(loaded[0]).__name__ == (
@@ -198,8 +198,8 @@ def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
 
 
 def test_model_card_is_written_from_measurements(tmp_path):
-    from workbench.train.evaluate import report
-    from workbench.train.model_card import write_model_card
+    from workbench.tiny.train.evaluate import report
+    from workbench.tiny.train.model_card import write_model_card
 
     summary = toy_train("tiny-diffusion", tmp_path, steps=3)
     manifest = json.loads((tmp_path / "workbench.json").read_text())
@@ -219,7 +219,7 @@ def test_shipped_diffusion_quality_falls_when_steps_are_cut(monkeypatch):
     if not (folder / "model.safetensors").exists():
         pytest.skip("tiny-diffusion has not been trained yet")
     monkeypatch.setitem(os.environ, "HF_HUB_OFFLINE", "1")
-    from workbench.train.evaluate import load, sample
+    from workbench.tiny.train.evaluate import load, sample
 
     loaded = load(folder)
     default = sample(loaded, stories=8, seed=0, batch_size=8)["valid_sentence_share"]
@@ -228,7 +228,7 @@ def test_shipped_diffusion_quality_falls_when_steps_are_cut(monkeypatch):
 
 
 def test_model_card_names_every_stage_and_the_experiments(tmp_path):
-    from workbench.train.model_card import write_model_card
+    from workbench.tiny.train.model_card import write_model_card
 
     first = toy_train("tiny-diffusion", tmp_path / "first", steps=2)
     settings = with_overrides(
@@ -313,7 +313,7 @@ def test_model_card_names_every_stage_and_the_experiments(tmp_path):
     ],
 )
 def test_train_cli_refuses_a_bad_setting_by_name(option, named, capsys, tmp_path):
-    from workbench.train.__main__ import main
+    from workbench.tiny.train.__main__ import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--model", "tiny-diffusion", "--steps", "1", "--out", str(tmp_path), "--set", option])
@@ -322,7 +322,7 @@ def test_train_cli_refuses_a_bad_setting_by_name(option, named, capsys, tmp_path
 
 
 def test_train_cli_types_settings_like_the_fields():
-    from workbench.train.__main__ import parse_setting
+    from workbench.tiny.train.__main__ import parse_setting
 
     assert parse_setting("canvas_lengths=32,64") == ("canvas_lengths", (32, 64))
     assert parse_setting("ordered_rate=0.5") == ("ordered_rate", 0.5) and parse_setting("batch_size=8") == (

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from workbench.cli import main
 from workbench.errors import UnsupportedVersionError
-from workbench.versions import dependency_report, is_supported, require_supported
+from workbench.loading.versions import dependency_report, is_supported, require_supported
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_DEPENDENCIES = ("torch", "transformers", "gguf")  # the ones the engine reaches into

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import workbench
-from workbench.result import KEPT, NEW, NOISE
-from workbench.store import ResultsStore
+from workbench.engine.result import KEPT, NEW, NOISE
+from workbench.measure.store import ResultsStore
 from workbench.widgets import ControlPanel
 from workbench.widgets.race import NO_GPU, power_text
 
@@ -227,7 +227,7 @@ def test_panel_displays_as_a_widget_and_can_run_without_a_store(autoregressive, 
 
 
 def test_power_is_never_shown_as_zero():
-    from workbench.measurement import Measurement
+    from workbench.measure.measurement import Measurement
 
     def measured(**telemetry):
         return Measurement.from_record({"device": "cuda:0", "telemetry": telemetry})

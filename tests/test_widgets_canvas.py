@@ -9,8 +9,7 @@ from html import unescape
 import pytest
 from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
-from workbench.errors import InvalidSettingError
-from workbench.result import (
+from workbench.engine.result import (
     KEPT,
     NEW,
     NOISE,
@@ -18,6 +17,7 @@ from workbench.result import (
     GenerationResult,
     StepEvent,
 )
+from workbench.errors import InvalidSettingError
 from workbench.widgets import CanvasView
 from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import Throttle

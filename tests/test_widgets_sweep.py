@@ -1,4 +1,4 @@
-"""The sweep helper and the frontier plot (engine side: `workbench.sweep` never imports ipywidgets)."""
+"""The sweep helper and the frontier plot (engine side: `workbench.experiments.sweep` never imports ipywidgets)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: fast steady steps here too)
 
 import workbench
-from workbench.store import ResultsStore
-from workbench.sweep import pareto_front, plot_frontier, sweep
+from workbench.experiments.sweep import pareto_front, plot_frontier, sweep
+from workbench.measure.store import ResultsStore
 
 PROMPT = "once upon a time"
 
@@ -88,5 +88,5 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
 
 
 def test_sweep_does_not_import_ipywidgets():  # checked in sys.modules of a fresh interpreter
-    code = "import sys, workbench.sweep; sys.exit('ipywidgets' in sys.modules)"
+    code = "import sys, workbench.experiments.sweep; sys.exit('ipywidgets' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=workbench.__path__[0] + "/..").returncode == 0

@@ -21,18 +21,18 @@ from workbench.errors import (
 )
 
 if TYPE_CHECKING:
-    from workbench.loading import load
-    from workbench.memory import plan
-    from workbench.registry import models
-    from workbench.result import DenoisingStep, GenerationResult, StepEvent
+    from workbench.engine.result import DenoisingStep, GenerationResult, StepEvent
+    from workbench.loading.load import load
+    from workbench.loading.memory import plan
+    from workbench.loading.registry import models
 
 _LAZY = {
-    "load": "workbench.loading",
-    "models": "workbench.registry",
-    "plan": "workbench.memory",
-    "DenoisingStep": "workbench.result",
-    "GenerationResult": "workbench.result",
-    "StepEvent": "workbench.result",
+    "load": "workbench.loading.load",
+    "models": "workbench.loading.registry",
+    "plan": "workbench.loading.memory",
+    "DenoisingStep": "workbench.engine.result",
+    "GenerationResult": "workbench.engine.result",
+    "StepEvent": "workbench.engine.result",
 }
 
 __all__ = [

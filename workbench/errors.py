@@ -44,7 +44,7 @@ class ModelDoesNotFitError(ModelUnavailableError):
         super().__init__(
             f"{plan.model!r} in {plan.precision} {plan.verdict()} ({plan.capacity_source})"
             + (f"; {advice}" if advice else "")
-            + "; see workbench.memory.plan() for the parts"
+            + "; see workbench.loading.memory.plan() for the parts"
         )
 
 

@@ -5,10 +5,10 @@
   (cost per million tokens, break-even volume or why there is none, payback months);
   `sensitivity_table()` ranks the inputs by how far they move the answer.
 - `roofline_for()` gives bandwidth and compute ceilings for AR and block-diffusion decoding.
-- `workbench.cost.plots` draws all of it; `workbench.cost.cli` adds `breakeven` and `roofline`
+- `workbench.cost.plots` draws all of it; `workbench.cli.cost` adds `breakeven` and `roofline`
   to the command line.
 - `load_speed_claims()` gives the vendors' published DiffusionGemma speeds (claims, not measurements).
-- The dated, sourced figures live in `workbench/cost/data/*.csv`; every loader takes a path or an
+- The dated, sourced figures live in `workbench/data/*.csv`; every loader takes a path or an
   edited DataFrame instead.
 
 Left out: multi-GPU and multi-user serving, taxes and financing, and answer quality (a cheaper
@@ -34,7 +34,6 @@ from workbench.cost.cloud import (
     load_gpu_rental,
     rental_usd_per_m_tokens,
 )
-from workbench.cost.hardware import HardwareProfile, hardware_profile, load_hardware
 from workbench.cost.local import LocalSetup, local_setup
 from workbench.cost.roofline import (
     Roofline,
@@ -51,6 +50,7 @@ from workbench.cost.tariffs import (
     load_tou_tariffs,
     tariff,
 )
+from workbench.hardware import HardwareProfile, hardware_profile, load_hardware
 
 __all__ = [
     "CloudOffer",

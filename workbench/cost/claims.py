@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.cost.tables import Column, read_table
 from workbench.errors import InvalidSettingError
+from workbench.tables import Column, read_table
 
 CLAIM_COLUMNS = (
     Column("name", "slug"),

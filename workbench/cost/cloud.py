@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from workbench.checks import check_float
-from workbench.cost.tables import Column, read_table, row_error
 from workbench.errors import InvalidSettingError
+from workbench.tables import Column, read_table, row_error
 
 _TEXT = (Column("date", "date"), Column("source", "url"), Column("notes", "text", required=False))
 PRICE_COLUMNS = (

@@ -1,7 +1,7 @@
 """The local side of the comparison: one box, its price, speed, power and electricity tariff.
 
 `local_setup()` gathers the inputs from up to three places, in this order of precedence: values
-passed explicitly, a measured run (a `workbench.measurement.Measurement`, or anything it is built
+passed explicitly, a measured run (a `workbench.measure.measurement.Measurement`, or anything it is built
 from: a `GenerationResult`, a results-store row, a `compare --json` object), and a hardware profile. Every input is labelled in
 `basis` as "measured" (read from the run), "given" (typed by the user) or "projected" (a profile
 figure or a default assumption); whenever a figure is filled in from somewhere other than the
@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from workbench.checks import check_float
-from workbench.cost.hardware import HardwareProfile, hardware_profile
 from workbench.cost.tariffs import Tariff, flat_tariff
 from workbench.cost.tariffs import tariff as named_tariff
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.measurement import Measurement
-from workbench.result import GenerationResult
+from workbench.hardware import HardwareProfile, hardware_profile
+from workbench.measure.measurement import Measurement
 
 Basis = Literal["measured", "given", "projected", "missing"]
 DEFAULT_TARIFF = "us-residential"

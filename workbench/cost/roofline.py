@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from workbench.checks import check_choice, check_float, check_int
-from workbench.cost.hardware import HardwareProfile, hardware_profile
 from workbench.errors import InvalidSettingError
+from workbench.hardware import HardwareProfile, hardware_profile
 
 BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5, "int4": 0.5}
 # The tensor-core precision each weight format is computed at, by default.

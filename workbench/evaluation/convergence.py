@@ -18,14 +18,14 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size, diffusion_trace
-from workbench.result import GenerationResult
 
-# REFERENCE.md section 9 (read 2026-12-03): one hardware vendor's measurement of DiffusionGemma
+# Read 2026-12-03: one hardware vendor's measurement of DiffusionGemma
 # 26B-A4B over 2,115 canvases of 256 tokens, step cap 48.
 PUBLISHED = {
-    "source": "hardware vendor's DiffusionGemma 26B-A4B measurement, 2,115 canvases (REFERENCE.md section 9, 2026)",
+    "source": "hardware vendor's DiffusionGemma 26B-A4B measurement, 2,115 canvases (third-party report, 2026)",
     "read": "2026-12-03",
     "canvases": 2115,
     "cap": 48,

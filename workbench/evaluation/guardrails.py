@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size
-from workbench.result import GenerationResult
 
 Check = Callable[[str], bool]
 _WORD = re.compile(r"[A-Za-z']+")

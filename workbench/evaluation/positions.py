@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
-from workbench.result import GenerationResult
-from workbench.stories.checks import split_sentences
+from workbench.tiny.stories.checks import split_sentences
 
 PROMPT = -1  # position and canvas of words that came from the prompt
 

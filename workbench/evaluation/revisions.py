@@ -22,10 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size, diffusion_trace
 from workbench.evaluation.seams import seam_units
-from workbench.result import GenerationResult
 
 
 def token_history(result: GenerationResult, tokenizer: Any | None = None) -> pd.DataFrame:

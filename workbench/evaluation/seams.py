@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import PROMPT, Word, canvas_size, story_words
-from workbench.result import GenerationResult
-from workbench.stories.grammar import NAME_GENDER, PRONOUNS, parse_sentence
+from workbench.tiny.stories.grammar import NAME_GENDER, PRONOUNS, parse_sentence
 
 Check = Literal["grammar", "consistency"]
 _ENDERS = (".", "!")

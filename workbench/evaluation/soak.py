@@ -31,8 +31,8 @@ from tqdm.auto import tqdm
 
 from workbench.checks import check_float
 from workbench.errors import InvalidSettingError
-from workbench.store import ResultsStore
-from workbench.telemetry.energy import measured_generate
+from workbench.measure.store import ResultsStore
+from workbench.measure.telemetry.energy import measured_generate
 
 WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled median is still warming up
 

@@ -7,7 +7,7 @@ Modules, one concept each: `panel` (the control panel that ties the rest togethe
 setting widgets), `worker` (the background thread runs go in), `canvas_view` and `canvas_html` (the
 live canvas and its step scrubber), `race` (the two lanes with live numbers), `table` (runs so far and
 the results store), `throttle` (redraw limiting). The engine never imports this package; sweeps and
-frontier plots live in `workbench.sweep` because they need no widgets.
+frontier plots live in `workbench.experiments.sweep` because they need no widgets.
 """
 
 from workbench.widgets.canvas_view import CanvasView

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from html import escape
 
-from workbench.result import KEPT, NEW, NOISE, DenoisingStep
+from workbench.engine.result import KEPT, NEW, NOISE, DenoisingStep
 
 STATE_NAMES = {NOISE: "still noise", NEW: "committed this step", KEPT: "committed earlier"}
 _COLOURS = {NOISE: (150, 150, 150), NEW: (245, 158, 11), KEPT: (37, 99, 235)}  # grey, amber, blue

@@ -19,7 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.result import DenoisingStep, GenerationResult, StepEvent
+from workbench.engine.result import DenoisingStep, GenerationResult, StepEvent
 from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workbench.handle import ModelHandle
-from workbench.settings import DIFFUSION_SAMPLERS, SCHEDULE
+from workbench.engine.handle import ModelHandle
+from workbench.engine.settings import DIFFUSION_SAMPLERS, SCHEDULE
 
 DEFAULT_PROMPT = "Once upon a time"
 MAX_NEW_TOKENS_CHOICES = (8, 16, 32, 64, 128, 256, 512)

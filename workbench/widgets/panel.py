@@ -11,7 +11,7 @@ in a worker thread: the notebook stays usable, Stop ends the run at its next ste
 disabled until the worker is done, and any error lands in the status line (the full exception is
 kept as `panel.last_error`), never as a traceback in some other cell. Picking another model loads it
 in the same worker. Finished runs go to the results store (`store=`) and the table under the race.
-A served model (`served=`, a URL or a `workbench.served` handle) runs third with the autoregressive
+A served model (`served=`, a URL or a `workbench.engine.served` handle) runs third with the autoregressive
 settings. Left out: more than two local models at once, picking the served model from the panel, and
 editing a run's settings after it started.
 """
@@ -24,13 +24,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from workbench.engine.handle import ModelHandle
+from workbench.engine.result import GenerationResult
+from workbench.engine.served.handle import ServedModel, load_served
 from workbench.errors import InvalidSettingError, WorkbenchError
-from workbench.handle import ModelHandle
-from workbench.loading import load
-from workbench.registry import REGISTRY, available_offline
-from workbench.result import GenerationResult
-from workbench.served.handle import ServedModel, load_served
-from workbench.store import ResultsStore
+from workbench.loading.load import load
+from workbench.loading.registry import REGISTRY, available_offline
+from workbench.measure.store import ResultsStore
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.controls import Controls
 from workbench.widgets.race import RaceView, display_name

@@ -4,9 +4,9 @@ Each model has a lane showing its text as it becomes final, tokens/s, time to fi
 passes and power: live watts from NVML while a run is going, the run's average from its energy
 window at the end. The runs go one after the other, never at the same time: on 2 CPU
 cores or one GPU, two concurrent runs would steal compute from each other, and the tokens/s the race
-exists to compare would measure the contention instead of the models (`workbench.compare` does the
+exists to compare would measure the contention instead of the models (`workbench.experiments.compare` does the
 same). Without a GPU power reads "n/a (no GPU)", never 0. A third lane, `RaceView(served=True)`,
-races a model behind a server (`workbench.served`) with the AR settings; its power is the server's,
+races a model behind a server (`workbench.engine.served`) with the AR settings; its power is the server's,
 so it reads "n/a". Left out: more than two local lanes.
 """
 
@@ -21,14 +21,14 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
+from workbench.engine.handle import ModelHandle
+from workbench.engine.result import GenerationResult, StepEvent
+from workbench.engine.served.handle import ServedModel
+from workbench.engine.settings import GenerationSettings
 from workbench.errors import InvalidSettingError
-from workbench.handle import ModelHandle
-from workbench.measurement import Measurement
-from workbench.result import GenerationResult, StepEvent
-from workbench.served.handle import ServedModel
-from workbench.settings import GenerationSettings
-from workbench.telemetry.energy import EnergyMeter
-from workbench.telemetry.power import live_power_reader
+from workbench.measure.measurement import Measurement
+from workbench.measure.telemetry.energy import EnergyMeter
+from workbench.measure.telemetry.power import live_power_reader
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 

@@ -1,6 +1,6 @@
 """The panel's table of runs so far, and the hand-off of each finished run to a results store.
 
-The table lists this panel's runs (oldest first) with `workbench.compare.comparison_table`'s columns
+The table lists this panel's runs (oldest first) with `workbench.experiments.compare.comparison_table`'s columns
 plus the settings, how the run ended and its power, rendered from a pandas DataFrame to HTML. Runs
 that finished are added to the `ResultsStore`; stopped runs are shown but not stored, so a store
 never mixes half-runs into speed figures. The whole store (every notebook, every day) is
@@ -15,11 +15,11 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 
-from workbench.compare import comparison_table
+from workbench.engine.result import GenerationResult
 from workbench.errors import WorkbenchError
-from workbench.measurement import Measurement
-from workbench.result import GenerationResult
-from workbench.store import ResultsStore
+from workbench.experiments.compare import comparison_table
+from workbench.measure.measurement import Measurement
+from workbench.measure.store import ResultsStore
 from workbench.widgets.race import power_text
 
 StoreChoice = ResultsStore | str | Path | bool | None

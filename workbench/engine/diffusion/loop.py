@@ -1,0 +1,138 @@
+"""The block-diffusion loop, written out: encoder prefill, canvas after canvas, step after step.
+
+For each canvas the encoder first writes the tokens the model has not seen yet (the prompt, then
+each finished canvas) into the KV cache. The canvas starts as uniform noise. Each step runs the
+decoder once over the whole canvas (reading the cache, conditioned on the previous step's logits),
+draws a candidate token per position, lets the sampler choose which positions keep theirs, and
+refills the rest with fresh noise. A finished canvas is the argmax canvas (or, for locking samplers,
+the committed tokens); it is cut at EOS and appended to the output.
+
+Per step the loop is three lines, as in diffusers: call the model, let the scheduler
+(`workbench.engine.diffusion.scheduler`) turn the logits into the next canvas, record the step. The random
+draws happen in the same order as transformers' `DiffusionGemmaForBlockDiffusion.generate()`
+(initial canvas, then per step: candidates, then renoise) so that, for the same seed and settings,
+both produce the same tokens. Batch size is 1: this is a tool for watching one run.
+Every call into the model goes through `workbench.engine.transformers_adapter`, which hides how the
+installed transformers release names its arguments. Left out: static-cache compilation, image
+inputs, batching.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import torch
+from transformers import DynamicCache
+
+from workbench.engine import transformers_adapter as adapter
+from workbench.engine.diffusion.samplers import make_sampler
+from workbench.engine.diffusion.scheduler import CanvasState, DenoisingScheduler, StepOutput
+from workbench.engine.result import DenoisingStep
+from workbench.engine.run_state import RunState
+from workbench.engine.settings import GenerationSettings
+from workbench.errors import check_finite
+
+
+def generate_blocks(
+    model: adapter.Model,
+    prompt_ids: torch.Tensor,
+    settings: GenerationSettings,
+    run: RunState,
+    *,
+    eos_ids: set[int],
+    generator: torch.Generator,
+    on_step: Callable[[DenoisingStep], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
+    block = settings.block_size
+    assert block is not None, "diffusion settings always carry a canvas length"
+    vocab_size = model.config.text_config.vocab_size
+    scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
+    cache = adapter.new_cache(model)
+    attention = torch.ones((1, prompt_ids.shape[1]), dtype=torch.bool, device=prompt_ids.device)
+    unseen = prompt_ids  # tokens the encoder has not written into the cache yet
+    encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
+
+    for canvas_index in range(settings.canvases or 0):
+        adapter.encode_prefix(model, unseen, attention, cache, encoder_positions)
+        if canvas_index == 0:
+            run.mark_prefill_done()
+        attention = torch.nn.functional.pad(attention, (0, block), value=True)  # the cache plus this canvas
+        window = _CanvasWindow(
+            model,
+            cache,
+            attention,
+            torch.arange(
+                attention.shape[1] - block, attention.shape[1], dtype=torch.int32, device=unseen.device
+            ).unsqueeze(0),
+        )
+        noise = torch.randint(0, vocab_size, (1, block), generator=generator, device=unseen.device)
+        canvas = CanvasState.from_noise(noise, settings.early_exit)
+        if not _denoise(window, canvas, scheduler, run, canvas_index, on_step, stop):
+            return  # stopped mid-canvas: its tokens were never final
+        finished = scheduler.final_tokens(canvas)
+        if run.commit(finished[0].tolist(), eos_ids, settings.max_new_tokens):
+            return
+        unseen, encoder_positions = finished, window.positions
+    run.finish_reason = "length"
+
+
+class _CanvasWindow:
+    """Where one canvas sits: the model, its cache, the 2-D mask over cache + canvas, the positions."""
+
+    def __init__(self, model: adapter.Model, cache: DynamicCache, attention: torch.Tensor, positions: torch.Tensor):
+        self.model, self.cache, self.attention, self.positions = model, cache, attention, positions
+
+    def logits(self, canvas: CanvasState) -> torch.Tensor:
+        return adapter.denoise_logits(
+            self.model, canvas.tokens, canvas.self_conditioning, self.attention, self.cache, self.positions
+        )
+
+
+def _denoise(
+    window: _CanvasWindow,
+    canvas: CanvasState,
+    scheduler: DenoisingScheduler,
+    run: RunState,
+    canvas_index: int,
+    on_step: Callable[[DenoisingStep], None] | None,
+    stop: threading.Event | None,
+) -> bool:
+    """Run up to `steps` denoising steps on one canvas; False if a stop request ended it first."""
+    for step in range(1, scheduler.steps + 1):
+        if stop is not None and stop.is_set():
+            run.finish_reason = "stopped"
+            return False
+        started, noise = run.elapsed(), canvas.tokens if step == 1 else None
+        logits = window.logits(canvas)
+        run.forward_passes += 1
+        check_finite(logits, getattr(window.model, "name_or_path", "the model"), run.forward_passes)
+        output = scheduler.step(logits, step, canvas)
+        record = _record(output, canvas_index, step, run.elapsed(), noise)
+        run.step_times_s.append(record.elapsed_s - started)
+        run.trace.append(record)
+        if on_step is not None:
+            on_step(record)
+        if output.done:
+            break
+    return True
+
+
+def _record(
+    output: StepOutput, canvas_index: int, step: int, elapsed_s: float, noise: torch.Tensor | None
+) -> DenoisingStep:
+    return DenoisingStep(
+        canvas=canvas_index,
+        step=step,
+        temperature=output.temperature,
+        tokens=output.tokens[0].tolist(),
+        argmax=output.argmax[0].tolist(),
+        accepted=output.accepted[0].tolist(),
+        state=output.state[0].tolist(),
+        confidence=output.confidence[0].tolist(),
+        entropy=output.entropy[0].tolist(),
+        elapsed_s=elapsed_s,
+        noise=noise[0].tolist() if noise is not None else [],
+    )

@@ -1,0 +1,237 @@
+"""A loaded model and the one way to run it: `handle.generate(prompt, **settings)`.
+
+`ModelHandle` does everything both kinds share: checks the settings and the prompt before any work,
+seeds a private random generator (so two runs in two threads do not disturb each other or the
+global torch seed), times the run, handles a stop request, Ctrl-C and out-of-memory, and turns the
+run's record into a `GenerationResult`. Subclasses only supply the loop (`_run_loop`) and their
+defaults and limits. Left out: batching (batch size is always 1) and chat templates.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from workbench.engine.result import GenerationResult, StepEvent
+from workbench.engine.run_state import RunState
+from workbench.engine.settings import (
+    DEFAULTS,
+    GenerationSettings,
+    ModelLimits,
+    resolve_settings,
+)
+from workbench.errors import InvalidSettingError, WorkbenchError
+
+StepCallback = Callable[[StepEvent], None]
+PRECISION_OF_DTYPE = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+def check_prompt(prompt: Any) -> None:
+    """Refuse what no model can read: a non-string, blank text, or text that is not valid Unicode."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidSettingError("prompt", prompt, "a non-empty string")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as error:  # e.g. a lone surrogate pasted from a broken source
+        raise InvalidSettingError(
+            "prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})"
+        ) from None
+
+
+class SettingsNote(UserWarning):
+    """Settings that run but deserve a word (e.g. a canvas length the model was not trained with)."""
+
+
+class GenerationOutOfMemory(WorkbenchError, MemoryError):
+    """The device ran out of memory; the model is still loaded and usable with smaller settings."""
+
+
+class ModelHandle(ABC):
+    kind: ClassVar[Literal["autoregressive", "diffusion"]]
+
+    def __init__(
+        self,
+        name: str,
+        model: Any,  # a transformers PreTrainedModel
+        tokenizer: Any,
+        *,
+        source: str,
+        load_s: float,
+        defaults: dict[str, Any],
+        limits: ModelLimits,
+    ) -> None:
+        self.name = name
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.source = source
+        self.load_s = load_s
+        self.defaults = {**DEFAULTS[self.kind], **defaults}  # complete: the table, then the model's own
+        self.limits = limits
+        self.eos_ids = _eos_ids(model, tokenizer)  # a plain attribute: benchmarks may switch EOS off
+        # What the weights are stored in; load() sets it for quantized formats, whose tensors still
+        # report the compute dtype. Every result records it in its settings.
+        self.precision = PRECISION_OF_DTYPE.get(self.dtype, str(self.dtype).removeprefix("torch."))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def __repr__(self) -> str:
+        stored = "" if self.precision == PRECISION_OF_DTYPE.get(self.dtype) else f", weights {self.precision}"
+        return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}{stored}), {self.parameters / 1e6:.1f}M parameters>"
+
+    def settings(self, **given: Any) -> GenerationSettings:
+        """The settings a run with these keywords would use (validated; raises InvalidSettingError).
+
+        Pass the result back as `generate(prompt, settings=...)` to run with it unchecked again."""
+        return resolve_settings(self.kind, self.defaults, self.limits, **given)
+
+    def notes(self, settings: GenerationSettings) -> list[SettingsNote]:
+        """What is worth telling the user about these settings but is no error (none by default)."""
+        return []
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        callback: StepCallback | None = None,
+        stop: threading.Event | None = None,
+        settings: GenerationSettings | None = None,
+        **given: Any,
+    ) -> GenerationResult:
+        """Generate a continuation of `prompt`.
+
+        `callback` is called after every forward pass with a `StepEvent`; `stop`, when set from any
+        thread, ends the run at the next step and the partial result comes back marked "stopped".
+        Ctrl-C does the same ("interrupted"). Bad settings raise `InvalidSettingError` before any work.
+        Settings come as keywords (checked here; `notes()` are shown as warnings) or, already
+        resolved by `handle.settings(...)`, as `settings=` (used as they are).
+        """
+        check_prompt(prompt)
+        if callback is not None and not callable(callback):
+            raise InvalidSettingError("callback", callback, "a function taking a StepEvent, or None")
+        if stop is not None and not callable(getattr(stop, "is_set", None)):
+            raise InvalidSettingError("stop", stop, "a threading.Event (or anything with is_set()), or None")
+        if settings is None:
+            resolved = self.settings(**given)
+            for note in self.notes(resolved):
+                warnings.warn(note, stacklevel=2)
+        elif not isinstance(settings, GenerationSettings) or given:
+            allowed = f"the result of {self.name!r}.settings(...), with no other setting keywords beside it"
+            raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
+        else:
+            resolved = settings
+        seed = resolved.seed if resolved.seed is not None else int.from_bytes(os.urandom(4), "little")
+        resolved = replace(resolved, seed=seed)  # record the seed actually used so any run can be repeated
+        prompt_ids = self._encode_prompt(prompt, resolved)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        run = RunState(device=self.device)
+        run.start()
+        try:
+            with torch.inference_mode():
+                self._run_loop(prompt_ids, resolved, run, generator, callback, stop)
+        except KeyboardInterrupt:
+            run.finish_reason = "interrupted"
+        except torch.OutOfMemoryError as error:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise GenerationOutOfMemory(
+                f"{self.device} ran out of memory running {self.name!r} ({error}); the model is still loaded: "
+                "try a smaller max_new_tokens or block_size"
+            ) from None
+        total_s = run.elapsed()
+        return GenerationResult(
+            model=self.name,
+            kind=self.kind,
+            prompt=prompt,
+            text=self.tokenizer.decode(run.committed_ids, skip_special_tokens=True),
+            token_ids=list(run.committed_ids),
+            settings={**self._recorded_settings(resolved), "precision": self.precision},
+            finish_reason=run.finish_reason,
+            device=str(self.device),
+            dtype=str(self.dtype).removeprefix("torch."),
+            load_s=self.load_s,
+            prefill_s=run.prefill_s,
+            time_to_first_token_s=run.time_to_first_token_s,
+            total_s=total_s,
+            step_times_s=run.step_times_s,
+            forward_passes=run.forward_passes,
+            prompt_tokens=int(prompt_ids.shape[1]),
+            trace=run.trace,
+        )
+
+    def _encode_prompt(self, prompt: str, settings: GenerationSettings) -> torch.Tensor:
+        ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
+        context = self.limits.context_length
+        if ids.shape[1] >= context:
+            raise InvalidSettingError(
+                "prompt", prompt, f"at most {context - 1} tokens for {self.name!r} (this one has {ids.shape[1]})"
+            )
+        allowed = self._max_new_tokens_for(ids.shape[1], settings)
+        if settings.max_new_tokens > allowed:
+            raise InvalidSettingError(
+                "max_new_tokens",
+                settings.max_new_tokens,
+                f"at most {allowed} for this prompt: the context of {self.name!r} is {context} tokens "
+                f"and the prompt uses {ids.shape[1]}{self._length_note(settings)}",
+            )
+        return ids.to(self.device)
+
+    def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
+        return self.limits.context_length - prompt_tokens
+
+    def _length_note(self, settings: GenerationSettings) -> str:
+        return ""
+
+    def _recorded_settings(self, settings: GenerationSettings) -> dict[str, Any]:
+        return settings.to_dict()
+
+    def _emit(self, run: RunState, callback: StepCallback | None, step: Any = None) -> None:
+        if callback is not None:
+            callback(
+                StepEvent(
+                    kind=self.kind,
+                    forward_passes=run.forward_passes,
+                    elapsed_s=run.elapsed(),
+                    committed_ids=list(run.committed_ids),
+                    time_to_first_token_s=run.time_to_first_token_s,
+                    step=step,
+                )
+            )
+
+    @abstractmethod
+    def _run_loop(
+        self,
+        prompt_ids: torch.Tensor,
+        settings: GenerationSettings,
+        run: RunState,
+        generator: torch.Generator,
+        callback: StepCallback | None,
+        stop: threading.Event | None,
+    ) -> None:
+        """Fill `run` with the tokens, timings and trace of one generation."""
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """End-of-sequence ids from the generation config (may be a list), else from the tokenizer."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is None:
+        configured = getattr(tokenizer, "eos_token_id", None)
+    if configured is None:
+        return set()
+    return set(configured) if isinstance(configured, (list, tuple)) else {int(configured)}
