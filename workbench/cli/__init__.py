@@ -237,4 +237,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `workbench ... | head`: the reader has gone, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
