@@ -146,14 +146,14 @@ def test_locking_samplers_rank_by_the_models_own_probability_not_the_tempered_on
     # Every position's best token has probability 0.6 at temperature 1; a temperature of 0.1 makes it
     # look certain (> 0.99). Confidence is the model's 0.6 (as in LLaDA and Fast-dLLM), so a 0.9
     # threshold commits only the one position the rule always takes, not the whole canvas of guesses.
-    from workbench.engine.diffusion.samplers import ConfidenceSampler
+    from workbench.engine.diffusion.samplers.confidence import ConfidenceSampler
     from workbench.engine.diffusion.scheduler import CanvasState, DenoisingScheduler
-    from workbench.engine.settings import GenerationSettings
+    from workbench.engine.settings import DiffusionSettings
 
     vocab, canvas_length = 16, 8
     probs = torch.full((1, canvas_length, vocab), 0.4 / (vocab - 1))
     probs[..., 3] = 0.6
-    settings = GenerationSettings(
+    settings = DiffusionSettings(
         max_new_tokens=canvas_length,
         temperature=0.1,
         seed=0,

@@ -33,6 +33,8 @@ HAS_GPU = torch.cuda.is_available()
 class TinyGenerator:
     """Stands in for a model handle: real (small) torch work, a real GenerationResult."""
 
+    is_served = False  # what the meter asks a Generator before metering it here
+
     def __init__(self, device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.name = "tiny-matmul"

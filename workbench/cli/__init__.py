@@ -8,6 +8,7 @@
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
     workbench plan diffusiongemma-26b-a4b --hardware rtx-5090 --precision bf16   # will it fit? before any download
+    workbench evaluate seams --stories 8        # generate, then run an evaluation by name (--list: all of them)
 
 Errors a user can fix (a bad setting, a missing model, a mistyped option) are printed as one line
 without a traceback and the exit status is 2. Ctrl-C, at any moment, ends the command with one line
@@ -36,6 +37,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+class RegistryHelp(argparse.HelpFormatter):
+    """Fills `{samplers}` in a help text with the registered samplers when help is printed, not
+    when the parser is built: reading the registry imports torch, which `--version` must not pay for."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text and "{samplers}" in text:
+            from workbench.engine.diffusion.samplers import sampler_choices
+
+            text = text.replace("{samplers}", ", ".join(sampler_choices()))
+        return text
+
+
 def _number(text: str) -> float | str:
     """--temperature takes a number or the word 'schedule'; the engine checks the range."""
     try:
@@ -46,12 +60,15 @@ def _number(text: str) -> float | str:
 
 def build_parser() -> argparse.ArgumentParser:
     from workbench.cli.cost import register as register_cost_commands
+    from workbench.cli.evaluate import register as register_evaluate_command
 
     parser = OneLineParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    compare = commands.add_parser("compare", help="run one prompt through an AR and a diffusion model")
+    compare = commands.add_parser(
+        "compare", help="run one prompt through an AR and a diffusion model", formatter_class=RegistryHelp
+    )
     compare.add_argument("prompt")
     compare.add_argument("--ar", default="tiny-ar", help="autoregressive model (default: tiny-ar)")
     compare.add_argument("--diffusion", default="tiny-diffusion", help="diffusion model (default: tiny-diffusion)")
@@ -63,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--steps", type=int, help="diffusion: maximum denoising steps per canvas")
     compare.add_argument("--block-size", type=int, help="diffusion: canvas length")
-    compare.add_argument("--sampler", help="diffusion: entropy-bound, quota or confidence")
+    compare.add_argument("--sampler", help="diffusion: one of {samplers}")
     compare.add_argument("--no-early-exit", action="store_true", help="diffusion: always run every step")
     compare.add_argument(
         "--served",
@@ -106,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.set_defaults(func=_run_plan)
 
     register_cost_commands(commands)  # breakeven, roofline
+    register_evaluate_command(commands)
     return parser
 
 

@@ -14,13 +14,14 @@ import threading
 import torch
 
 from workbench.engine import transformers_adapter as adapter
-from workbench.engine.handle import ModelHandle, StepCallback
+from workbench.engine.generator import StepCallback
+from workbench.engine.handle import ModelHandle
 from workbench.engine.run_state import RunState
-from workbench.engine.settings import GenerationSettings
+from workbench.engine.settings import AutoregressiveSettings
 from workbench.errors import check_finite
 
 
-def choose_token(logits: torch.Tensor, settings: GenerationSettings, generator: torch.Generator) -> torch.Tensor:
+def choose_token(logits: torch.Tensor, settings: AutoregressiveSettings, generator: torch.Generator) -> torch.Tensor:
     """Pick the next token from last-position logits of shape (1, vocab)."""
     if settings.temperature == 0:
         return torch.argmax(logits, dim=-1)
@@ -39,13 +40,14 @@ def choose_token(logits: torch.Tensor, settings: GenerationSettings, generator: 
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-class AutoregressiveModel(ModelHandle):
+class AutoregressiveModel(ModelHandle[AutoregressiveSettings]):
     kind = "autoregressive"
+    settings_type = AutoregressiveSettings
 
     def _run_loop(
         self,
         prompt_ids: torch.Tensor,
-        settings: GenerationSettings,
+        settings: AutoregressiveSettings,
         run: RunState,
         generator: torch.Generator,
         callback: StepCallback | None,

@@ -9,16 +9,13 @@ defaults and limits. Left out: batching (batch size is always 1) and chat templa
 
 from __future__ import annotations
 
-import os
 import threading
-import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import replace
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import torch
 
+from workbench.engine.generator import SettingsNote, StepCallback, start_run
 from workbench.engine.result import GenerationResult, StepEvent
 from workbench.engine.run_state import RunState
 from workbench.engine.settings import (
@@ -29,32 +26,20 @@ from workbench.engine.settings import (
 )
 from workbench.errors import InvalidSettingError, WorkbenchError
 
-StepCallback = Callable[[StepEvent], None]
+S = TypeVar("S", bound=GenerationSettings)  # the settings dataclass of the handle's kind
 PRECISION_OF_DTYPE = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
-
-
-def check_prompt(prompt: Any) -> None:
-    """Refuse what no model can read: a non-string, blank text, or text that is not valid Unicode."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidSettingError("prompt", prompt, "a non-empty string")
-    try:
-        prompt.encode("utf-8")
-    except UnicodeEncodeError as error:  # e.g. a lone surrogate pasted from a broken source
-        raise InvalidSettingError(
-            "prompt", prompt, f"valid Unicode text ({error.reason} at position {error.start})"
-        ) from None
-
-
-class SettingsNote(UserWarning):
-    """Settings that run but deserve a word (e.g. a canvas length the model was not trained with)."""
 
 
 class GenerationOutOfMemory(WorkbenchError, MemoryError):
     """The device ran out of memory; the model is still loaded and usable with smaller settings."""
 
 
-class ModelHandle(ABC):
+class ModelHandle(ABC, Generic[S]):
+    """An in-process model: a `Generator` whose loop runs here (see the module docstring)."""
+
     kind: ClassVar[Literal["autoregressive", "diffusion"]]
+    settings_type: ClassVar[type[GenerationSettings]]
+    is_served: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -95,11 +80,11 @@ class ModelHandle(ABC):
         stored = "" if self.precision == PRECISION_OF_DTYPE.get(self.dtype) else f", weights {self.precision}"
         return f"<{type(self).__name__} {self.name!r} on {self.device} ({self.dtype}{stored}), {self.parameters / 1e6:.1f}M parameters>"
 
-    def settings(self, **given: Any) -> GenerationSettings:
+    def settings(self, **given: Any) -> S:
         """The settings a run with these keywords would use (validated; raises InvalidSettingError).
 
         Pass the result back as `generate(prompt, settings=...)` to run with it unchecked again."""
-        return resolve_settings(self.kind, self.defaults, self.limits, **given)
+        return cast(S, resolve_settings(self.kind, self.defaults, self.limits, **given))
 
     def notes(self, settings: GenerationSettings) -> list[SettingsNote]:
         """What is worth telling the user about these settings but is no error (none by default)."""
@@ -122,22 +107,9 @@ class ModelHandle(ABC):
         Settings come as keywords (checked here; `notes()` are shown as warnings) or, already
         resolved by `handle.settings(...)`, as `settings=` (used as they are).
         """
-        check_prompt(prompt)
-        if callback is not None and not callable(callback):
-            raise InvalidSettingError("callback", callback, "a function taking a StepEvent, or None")
-        if stop is not None and not callable(getattr(stop, "is_set", None)):
-            raise InvalidSettingError("stop", stop, "a threading.Event (or anything with is_set()), or None")
-        if settings is None:
-            resolved = self.settings(**given)
-            for note in self.notes(resolved):
-                warnings.warn(note, stacklevel=2)
-        elif not isinstance(settings, GenerationSettings) or given:
-            allowed = f"the result of {self.name!r}.settings(...), with no other setting keywords beside it"
-            raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
-        else:
-            resolved = settings
-        seed = resolved.seed if resolved.seed is not None else int.from_bytes(os.urandom(4), "little")
-        resolved = replace(resolved, seed=seed)  # record the seed actually used so any run can be repeated
+        resolved = cast(S, start_run(self, prompt, callback, stop, settings, given, self.settings_type))
+        seed = resolved.seed
+        assert seed is not None  # start_run fixes it
         prompt_ids = self._encode_prompt(prompt, resolved)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         run = RunState(device=self.device)
@@ -175,7 +147,7 @@ class ModelHandle(ABC):
             trace=run.trace,
         )
 
-    def _encode_prompt(self, prompt: str, settings: GenerationSettings) -> torch.Tensor:
+    def _encode_prompt(self, prompt: str, settings: S) -> torch.Tensor:
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
         context = self.limits.context_length
         if ids.shape[1] >= context:
@@ -192,13 +164,13 @@ class ModelHandle(ABC):
             )
         return ids.to(self.device)
 
-    def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
+    def _max_new_tokens_for(self, prompt_tokens: int, settings: S) -> int:
         return self.limits.context_length - prompt_tokens
 
-    def _length_note(self, settings: GenerationSettings) -> str:
+    def _length_note(self, settings: S) -> str:
         return ""
 
-    def _recorded_settings(self, settings: GenerationSettings) -> dict[str, Any]:
+    def _recorded_settings(self, settings: S) -> dict[str, Any]:
         return settings.to_dict()
 
     def _emit(self, run: RunState, callback: StepCallback | None, step: Any = None) -> None:
@@ -211,6 +183,8 @@ class ModelHandle(ABC):
                     committed_ids=list(run.committed_ids),
                     time_to_first_token_s=run.time_to_first_token_s,
                     step=step,
+                    # Decoded here so every Generator's events carry text (a served one's come as text).
+                    text=self.tokenizer.decode(run.committed_ids, skip_special_tokens=True),
                 )
             )
 
@@ -218,7 +192,7 @@ class ModelHandle(ABC):
     def _run_loop(
         self,
         prompt_ids: torch.Tensor,
-        settings: GenerationSettings,
+        settings: S,
         run: RunState,
         generator: torch.Generator,
         callback: StepCallback | None,

@@ -4,8 +4,10 @@
 `resolve_settings()` from the user's keywords, the model's own defaults and the model's limits, so a
 bad value is refused before any tensor is touched (nothing is left half-initialised).
 
-Knobs shared by both kinds: max_new_tokens, temperature, seed. Autoregressive only: top_k, top_p.
-Diffusion only: steps, block_size, sampler, early_exit, entropy_bound, threshold.
+One dataclass per kind over a shared base: `GenerationSettings` (max_new_tokens, temperature, seed),
+`AutoregressiveSettings` (+ top_k, top_p), `DiffusionSettings` (+ steps, block_size, sampler,
+early_exit, entropy_bound, threshold and the model's schedule t_min/t_max, all always present).
+The sampler names come from the samplers' registry (`workbench.engine.diffusion.samplers`).
 """
 
 from __future__ import annotations
@@ -15,18 +17,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from workbench.checks import check_choice, check_float, check_int
+from workbench.engine.diffusion.samplers.registry import sampler_choices
 from workbench.errors import InvalidSettingError
 
 Kind = Literal["autoregressive", "diffusion"]
 
-DIFFUSION_SAMPLERS = {
-    "entropy-bound": "accept the lowest-entropy positions while their summed entropy minus the largest "
-    "stays under entropy_bound; renoise the rest (DiffusionGemma's own sampler; nothing is locked)",
-    "quota": "commit a growing quota of the most confident positions each step (all of them by the "
-    "last step) plus any above threshold; committed tokens are locked (like diffusers' BlockRefinementScheduler)",
-    "confidence": "commit every position whose confidence is above threshold, at least one per step; "
-    "committed tokens are locked (Fast-dLLM style)",
-}
 SCHEDULE = "schedule"  # temperature value meaning: the model's own t_max -> t_min schedule
 MAX_STEPS = 512  # the most denoising steps a canvas may be given
 
@@ -49,35 +44,46 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-_DIFFUSION_ONLY = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
-_AR_ONLY = ("top_k", "top_p")
-
 
 @dataclass(frozen=True)
 class GenerationSettings:
+    """The knobs every run has; each kind's settings add their own (below)."""
+
     max_new_tokens: int
     temperature: float | str  # a constant (0 = argmax) or SCHEDULE
     seed: int | None
-    top_k: int | None = None
-    top_p: float | None = None
-    steps: int | None = None
-    block_size: int | None = None
-    sampler: str | None = None
-    early_exit: bool = True
-    entropy_bound: float | None = None
-    threshold: float | None = None
-    t_min: float | None = None  # the schedule's end and start (diffusion; from the model, not a knob)
-    t_max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+
+@dataclass(frozen=True)
+class AutoregressiveSettings(GenerationSettings):
+    top_k: int | None = None
+    top_p: float | None = None
+
+
+@dataclass(frozen=True)
+class DiffusionSettings(GenerationSettings):
+    steps: int
+    block_size: int
+    sampler: str
+    entropy_bound: float
+    threshold: float
+    t_min: float  # the schedule's end and start (from the model, not a knob)
+    t_max: float
+    early_exit: bool = True
+
     @property
-    def canvases(self) -> int | None:
-        """How many canvases a diffusion run denoises (the last one is cut); None for AR settings."""
-        if self.block_size is None:
-            return None
+    def canvases(self) -> int:
+        """How many canvases the run denoises (the last one is cut)."""
         return math.ceil(self.max_new_tokens / self.block_size)
+
+
+SETTINGS_OF: dict[str, type[GenerationSettings]] = {
+    "autoregressive": AutoregressiveSettings,
+    "diffusion": DiffusionSettings,
+}
 
 
 @dataclass(frozen=True)
@@ -90,19 +96,24 @@ class ModelLimits:
     trained_block_sizes: tuple[int, ...] = ()
 
 
+def knobs(kind: Kind) -> set[str]:
+    """The keywords `generate()` takes for a kind (the schedule's ends come from the model)."""
+    return set(SETTINGS_OF[kind].__dataclass_fields__) - {"t_min", "t_max"}
+
+
 def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, **given: Any) -> GenerationSettings:
     """Merge given keywords over a model's complete defaults (`DEFAULTS[kind]` under the model's own)
     and check every value; raise InvalidSettingError."""
-    allowed = set(GenerationSettings.__dataclass_fields__) - {"t_min", "t_max"}
+    other: Kind = "diffusion" if kind == "autoregressive" else "autoregressive"
     for name in given:
-        if name not in allowed:
-            raise InvalidSettingError(name, given[name], f"one of the settings {sorted(allowed)}")
-    wrong_kind = _AR_ONLY if kind == "diffusion" else _DIFFUSION_ONLY
-    for name in wrong_kind:
-        if given.get(name) is not None:
+        if name in knobs(kind):
+            continue
+        if name in knobs(other) and given[name] is not None:
             raise InvalidSettingError(name, given[name], f"not a setting of {kind} models; leave it unset")
+        if name not in knobs(other):
+            raise InvalidSettingError(name, given[name], f"one of the settings {sorted(knobs(kind) | knobs(other))}")
 
-    values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    values = {**defaults, **{k: v for k, v in given.items() if v is not None and k in knobs(kind)}}
     values["max_new_tokens"] = check_int("max_new_tokens", values.get("max_new_tokens"), 1, limits.context_length)
     values["temperature"] = _check_temperature(kind, values.get("temperature"))
     if values.get("seed") is not None:
@@ -115,7 +126,7 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
     else:
         values["steps"] = check_int("steps", values.get("steps"), 1, limits.max_steps)
         values["block_size"] = check_int("block_size", values.get("block_size"), 1, limits.max_block_size)
-        values["sampler"] = check_choice("sampler", values.get("sampler"), DIFFUSION_SAMPLERS)
+        values["sampler"] = check_choice("sampler", values.get("sampler"), sampler_choices())
         if not isinstance(values.get("early_exit", True), bool):
             raise InvalidSettingError("early_exit", values["early_exit"], "True or False")
         values["entropy_bound"] = check_float(
@@ -124,7 +135,8 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
         values["threshold"] = check_float("threshold", values.get("threshold"), 0.0, 1.0, low_inclusive=False)
         values["t_min"] = check_float("t_min", values.get("t_min"), 0.0, None, low_inclusive=False)
         values["t_max"] = check_float("t_max", values.get("t_max"), values["t_min"], None)
-    return GenerationSettings(**{k: v for k, v in values.items() if k in GenerationSettings.__dataclass_fields__})
+    fields = SETTINGS_OF[kind].__dataclass_fields__
+    return SETTINGS_OF[kind](**{k: v for k, v in values.items() if k in fields})
 
 
 MIN_TEMPERATURE = 1e-3  # below this, logits / temperature overflows to inf in float32 and sampling breaks

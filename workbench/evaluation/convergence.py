@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size, diffusion_trace
+from workbench.evaluation.registry import Inputs, register_evaluation
 
 # Read 2026-12-03: one hardware vendor's measurement of DiffusionGemma
 # 26B-A4B over 2,115 canvases of 256 tokens, step cap 48.
@@ -101,3 +102,12 @@ def plot_steps(canvases: pd.DataFrame, by: str = "sampler") -> Figure:
             transform=ax.transAxes, ha="left", va="top", fontsize=8)  # fmt: skip
     ax.legend(fontsize=8, loc="center left")
     return figure
+
+
+@register_evaluation(
+    "convergence",
+    needs=("traces",),
+    help="steps per canvas, the share of canvases at the step cap and the steps they used, beside the published figure",
+)
+def convergence_evaluation(inputs: Inputs) -> pd.DataFrame:
+    return summarise(convergence_table([r for r in inputs.results if r.kind == "diffusion"]))

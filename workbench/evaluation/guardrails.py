@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import pandas as pd
 
 from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size
+from workbench.evaluation.registry import Inputs, register_evaluation
 
 Check = Callable[[str], bool]
+Unit = Literal["canvas", "token", "sentence"]
+_UNITS: dict[str, tuple[Unit, ...]] = {"diffusion": ("canvas",), "autoregressive": ("token", "sentence")}
 _WORD = re.compile(r"[A-Za-z']+")
 
 
@@ -147,3 +152,44 @@ def _shown_unchecked(result: GenerationResult, ends: list[int], unit: str) -> in
                    for c in {s.canvas for s in result.trace})  # fmt: skip
     # Streamed tokens are shown at once: per token nothing waits; per sentence all but each check point.
     return 0 if unit == "token" else result.new_tokens - len(ends)
+
+
+def guard_table(results: Sequence[GenerationResult], tokenizer: Any, checks: dict[str, Check]) -> pd.DataFrame:
+    """Every check over every result, at each unit its kind allows (diffusion: per canvas; AR: per
+    token and per sentence), summed per check, kind and unit."""
+    if not checks:
+        raise InvalidSettingError("checks", checks, "one or more named checks, e.g. {'blocklist': Blocklist(['cat'])}")
+    rows = [
+        {"check": name, **guard_run(result, tokenizer, check, unit=unit).as_dict()}
+        for name, check in checks.items()
+        for result in results
+        for unit in _UNITS[result.kind]
+    ]
+    table = (
+        pd.DataFrame(rows)
+        .groupby(["check", "kind", "unit"])
+        .agg(
+            runs=("checks_run", "size"),
+            checks_per_run=("checks_run", "mean"),
+            check_ms_per_call=("check_ms_per_call", "mean"),
+            added_latency_share=("added_latency_share", "mean"),
+            shown_unchecked=("shown_unchecked_tokens", "sum"),
+            final_tokens=("final_tokens", "sum"),
+            draft_only_hits=("draft_only_hits", "sum"),
+        )
+        .reset_index()
+    )
+    table["shown_unchecked_per_100_tokens"] = 100 * table["shown_unchecked"] / table["final_tokens"]
+    return table
+
+
+@register_evaluation(
+    "guardrails",
+    needs=("tokenizer",),
+    help="output checks per canvas vs per token / sentence: checks run, added latency, text shown before a check",
+)
+def guardrails_evaluation(inputs: Inputs, blocklist: Iterable[str] = ()) -> pd.DataFrame:
+    checks: dict[str, Check] = {"ends with a sentence": ends_with_sentence}
+    if blocklist:
+        checks["blocklist"] = Blocklist(blocklist)
+    return guard_table(inputs.results, inputs.tokenizer, checks)

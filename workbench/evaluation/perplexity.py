@@ -17,6 +17,7 @@ import torch
 
 from workbench.engine.handle import ModelHandle
 from workbench.errors import InvalidSettingError
+from workbench.evaluation.registry import Inputs, register_evaluation
 
 
 def sample_entropy(token_ids: Sequence[int]) -> float | None:
@@ -61,3 +62,16 @@ def generative_perplexity(reference: ModelHandle, results: Iterable) -> pd.DataF
         for result in results
     ]
     return pd.DataFrame(rows)
+
+
+@register_evaluation(
+    "perplexity",
+    needs=("reference",),
+    help="perplexity of each run's text under a reference AR model, with the sample's entropy beside it",
+)
+def perplexity_evaluation(inputs: Inputs) -> pd.DataFrame:
+    if not isinstance(inputs.reference, ModelHandle):  # scoring reads the reference's logits, here
+        raise InvalidSettingError(
+            "reference", inputs.reference, "a model loaded here, e.g. workbench.load('gemma-3-270m')"
+        )
+    return generative_perplexity(inputs.reference, inputs.results)

@@ -25,6 +25,7 @@ import pandas as pd
 from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size, diffusion_trace
+from workbench.evaluation.registry import Inputs, register_evaluation
 from workbench.evaluation.seams import seam_units
 
 
@@ -111,3 +112,12 @@ def _wrong_positions(result: GenerationResult, tokenizer: Any) -> set[int]:
     units = seam_units(result, tokenizer)
     wrong = units[units["error"]]
     return {p for _, unit in wrong.iterrows() for p in range(int(unit["first"]), int(unit["last"]) + 1)}
+
+
+@register_evaluation(
+    "revisions",
+    needs=("tokenizer", "traces"),
+    help="per sampler: tokens revised after first acceptance, wrong first guesses, wrong tokens never revised",
+)
+def revisions_evaluation(inputs: Inputs) -> pd.DataFrame:
+    return revision_summary([r for r in inputs.results if r.kind == "diffusion"], inputs.tokenizer)

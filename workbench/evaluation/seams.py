@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import PROMPT, Word, canvas_size, story_words
+from workbench.evaluation.registry import Inputs, register_evaluation
 from workbench.tiny.stories.grammar import NAME_GENDER, PRONOUNS, parse_sentence
 
 Check = Literal["grammar", "consistency"]
@@ -233,3 +234,25 @@ def _difference(counts: np.ndarray, rng: np.random.Generator) -> float:
     totals = counts[rng.integers(0, len(counts), len(counts))].sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(totals[0] / totals[1] - totals[2] / totals[3])
+
+
+@register_evaluation(
+    "seams",
+    needs=("tokenizer", "both kinds"),
+    help="errors in sentences crossing a canvas seam vs inside one, diffusion minus AR cut at the same places, "
+    "with a bootstrap interval, per block size",
+)
+def seams_evaluation(
+    inputs: Inputs, checks: Sequence[Check] = ("grammar", "consistency"), resamples: int = 2000
+) -> pd.DataFrame:
+    by_size: dict[int, list[GenerationResult]] = {}
+    for result in inputs.results:
+        if result.kind == "diffusion":
+            by_size.setdefault(canvas_size(result), []).append(result)
+    autoregressive = [r for r in inputs.results if r.kind == "autoregressive"]
+    units = pd.concat(
+        [seam_table(runs, inputs.tokenizer) for runs in by_size.values()]
+        + [seam_table(autoregressive, inputs.tokenizer, block_size=size) for size in by_size],
+        ignore_index=True,
+    )
+    return pd.concat([penalty_by_block_size(units, check, resamples=resamples) for check in checks], ignore_index=True)

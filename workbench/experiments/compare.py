@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.engine.handle import check_prompt
+from workbench.engine.generator import check_prompt
 from workbench.engine.result import GenerationResult
 from workbench.engine.settings import SCHEDULE
 from workbench.errors import InvalidSettingError

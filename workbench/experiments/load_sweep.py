@@ -29,8 +29,8 @@ from matplotlib.axes import Axes
 from tqdm.auto import tqdm
 
 from workbench.checks import check_float, check_int
+from workbench.engine.generator import Generator
 from workbench.engine.result import GenerationResult
-from workbench.engine.served.handle import ServedModel
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.measure.store import ResultsStore
 
@@ -38,7 +38,7 @@ MAX_LEVEL = 256  # more simultaneous streams than this is a load generator's job
 
 
 def load_sweep(
-    handle: ServedModel,
+    handle: Generator,
     prompt: str,
     levels: Sequence[int] = (1, 2, 4, 8),
     *,
@@ -49,7 +49,7 @@ def load_sweep(
     **settings: Any,
 ) -> pd.DataFrame:
     """One row per level (see the module docstring); settings are checked before the first request."""
-    if not isinstance(handle, ServedModel):
+    if not isinstance(handle, Generator) or not handle.is_served:
         raise InvalidSettingError("handle", handle, "a served model: workbench.load('http://HOST:PORT/v1')")
     if isinstance(levels, (str, bytes)) or not levels:
         raise InvalidSettingError("levels", levels, f"a non-empty list of integers from 1 to {MAX_LEVEL}")
@@ -72,7 +72,7 @@ def load_sweep(
 
 
 def _run_level(
-    handle: ServedModel,
+    handle: Generator,
     prompt: str,
     level: int,
     requests: int,

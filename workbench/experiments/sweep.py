@@ -23,9 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from workbench.engine.handle import ModelHandle
+from workbench.engine.generator import Generator
 from workbench.engine.result import GenerationResult
-from workbench.engine.served.handle import ServedModel
 from workbench.errors import InvalidSettingError
 from workbench.measure.measurement import Measurement
 from workbench.measure.store import ResultsStore
@@ -44,7 +43,7 @@ AXIS_LABELS = {
 
 
 def sweep(
-    handle: ModelHandle | ServedModel,
+    handle: Generator,
     prompt: str,
     *,
     steps: Sequence[int] | None = None,

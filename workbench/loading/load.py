@@ -24,6 +24,7 @@ import torch
 
 from workbench.engine.autoregressive import AutoregressiveModel
 from workbench.engine.diffusion.handle import DiffusionModel
+from workbench.engine.generator import Generator
 from workbench.engine.handle import PRECISION_OF_DTYPE, ModelHandle
 from workbench.engine.settings import MAX_STEPS, ModelLimits
 from workbench.errors import InvalidSettingError, ModelDoesNotFitError, ModelUnavailableError
@@ -48,7 +49,7 @@ from workbench.loading.registry import REGISTRY
 from workbench.loading.versions import require_supported
 
 if TYPE_CHECKING:
-    from workbench.engine.served.handle import ServedModel
+    pass
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -94,7 +95,7 @@ def load(
     trust_remote_code: bool = False,
     model: str | None = None,
     kind: Literal["autoregressive", "diffusion"] | None = None,
-) -> ModelHandle | ServedModel:
+) -> Generator:
     """Load a model by registered name (see `workbench.models()`), local folder, or hub id; or connect
     to a served one by URL ("http://HOST:PORT/v1"), where `model` picks one the server serves
     (default: its first) and `kind` says how it generates (the server does not).

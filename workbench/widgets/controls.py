@@ -14,8 +14,9 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from workbench.engine.diffusion.samplers import sampler_choices
 from workbench.engine.handle import ModelHandle
-from workbench.engine.settings import DIFFUSION_SAMPLERS, SCHEDULE
+from workbench.engine.settings import DEFAULTS, SCHEDULE
 
 DEFAULT_PROMPT = "Once upon a time"
 MAX_NEW_TOKENS_CHOICES = (8, 16, 32, 64, 128, 256, 512)
@@ -44,7 +45,7 @@ class Controls:
             tooltip="0 = always the most likely token",
         )
         self.schedule = widgets.Checkbox(description="diffusion uses its own temperature schedule", indent=False)
-        self.sampler = widgets.Dropdown(description="sampler", options=list(DIFFUSION_SAMPLERS), style=_WIDE)
+        self.sampler = widgets.Dropdown(description="sampler", options=list(sampler_choices()), style=_WIDE)
         self.early_exit = widgets.Checkbox(description="early exit (stop a canvas once it is stable)", indent=False)
         self.max_new_tokens = widgets.Dropdown(
             description="max new tokens", options=[MAX_NEW_TOKENS_CHOICES[0]], style=_WIDE
@@ -83,7 +84,7 @@ class Controls:
         self.schedule.value = defaults.get("temperature") == SCHEDULE
         if t_min is not None:
             self.schedule.description = f"diffusion uses its own temperature schedule ({t_max:g} \u2192 {t_min:g})"
-        self.sampler.value = defaults.get("sampler", next(iter(DIFFUSION_SAMPLERS)))
+        self.sampler.value = defaults.get("sampler", DEFAULTS["diffusion"]["sampler"])
         self.early_exit.value = bool(defaults.get("early_exit", True))
 
     def ar_settings(self) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class Controls:
         return {"max_new_tokens": self.max_new_tokens.value, "seed": parse_seed(self.seed.value)}
 
     def _explain_sampler(self, change: dict[str, Any]) -> None:
-        self.sampler.tooltip = DIFFUSION_SAMPLERS.get(change["new"], "")
+        self.sampler.tooltip = sampler_choices().get(change["new"], "")
 
 
 def parse_seed(text: str) -> int | str | None:

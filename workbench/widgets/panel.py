@@ -24,9 +24,10 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from workbench.engine.generator import Generator
 from workbench.engine.handle import ModelHandle
 from workbench.engine.result import GenerationResult
-from workbench.engine.served.handle import ServedModel, load_served
+from workbench.engine.served.handle import load_served
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.loading.load import load
 from workbench.loading.registry import REGISTRY, available_offline
@@ -51,7 +52,7 @@ class ControlPanel:
         store: StoreChoice = True,
         device: str = "auto",
         hz: float = DEFAULT_HZ,
-        served: str | ServedModel | None = None,
+        served: str | Generator | None = None,
     ) -> None:
         """`store`: True = your default `ResultsStore()`, a store or a path = that one, None = keep runs here only."""
         self.device = device
@@ -61,7 +62,7 @@ class ControlPanel:
             "diffusion": self._handle(diffusion, "diffusion"),
         }
         self.served = load_served(served) if isinstance(served, str) else served
-        if self.served is not None and not isinstance(self.served, ServedModel):
+        if self.served is not None and not (isinstance(self.served, Generator) and self.served.is_served):
             raise InvalidSettingError(
                 "served", served, "a server URL like http://HOST:PORT/v1, a served handle, or None"
             )

@@ -21,20 +21,20 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 
+from workbench.engine.generator import Generator
 from workbench.engine.handle import ModelHandle
 from workbench.engine.result import GenerationResult, StepEvent
-from workbench.engine.served.handle import ServedModel
-from workbench.engine.settings import GenerationSettings
+from workbench.engine.settings import DiffusionSettings, GenerationSettings
 from workbench.errors import InvalidSettingError
 from workbench.measure.measurement import Measurement
-from workbench.measure.telemetry.energy import EnergyMeter
+from workbench.measure.telemetry.energy import measured_generate
 from workbench.measure.telemetry.power import live_power_reader
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
 # A loaded model (or a served one) and the settings it runs with: resolved once by the caller
 # (`handle.settings(...)`), or keywords, which are resolved here once.
-Entrant = tuple[ModelHandle | ServedModel, GenerationSettings | dict[str, Any]]
+Entrant = tuple[Generator, GenerationSettings | dict[str, Any]]
 NO_GPU = "n/a (no GPU)"
 SERVED_POWER = "n/a (served: the server's power)"
 
@@ -92,22 +92,22 @@ class Lane:
         self.html.add_class(f"wb-lane-{kind}")
         self.html.layout = widgets.Layout(width="50%")
         self._throttle = Throttle(hz)
-        self._handle: ModelHandle | ServedModel | None = None
+        self._handle: Generator | None = None
         self._live_power = live_power
         self._read_watts: WattsReader | None = None
         self._watts_missing: str | None = None
 
-    def waiting(self, handle: ModelHandle | ServedModel) -> None:
+    def waiting(self, handle: Generator) -> None:
         self._handle = handle
         self._set("waiting", {}, "")
 
-    def begin(self, handle: ModelHandle | ServedModel) -> None:
+    def begin(self, handle: Generator) -> None:
         self._handle = handle
         self._throttle.reset()
-        if isinstance(handle, ServedModel):
+        if handle.is_served:
             self._read_watts, self._watts_missing = None, None  # the server's watts are not ours to read
         else:
-            self._read_watts, self._watts_missing = self._live_power(handle.device)
+            self._read_watts, self._watts_missing = self._live_power(torch.device(handle.device))
         self._set("running", self._numbers(0, None, None, 0, self._live_watts()), "")
 
     def on_step(self, event: StepEvent) -> None:
@@ -115,14 +115,9 @@ class Lane:
             return
         tokens = len(event.committed_ids)
         rate = tokens / event.elapsed_s if tokens and event.elapsed_s > 0 else None
-        text = event.text if event.text is not None else self._decode(event.committed_ids)
+        text = event.text or ""
         numbers = self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, self._live_watts())
         self._set("running", numbers, text)
-
-    def _decode(self, ids: list[int]) -> str:
-        # A served model's events carry their text; a local one's are decoded with its tokenizer.
-        assert isinstance(self._handle, ModelHandle), "a lane decodes only for a model loaded here"
-        return self._handle.tokenizer.decode(ids, skip_special_tokens=True)
 
     def finish(self, result: GenerationResult) -> None:
         measured = Measurement.from_result(result)
@@ -145,9 +140,10 @@ class Lane:
 
     def _live_watts(self) -> str:
         if self._read_watts is None:
-            if isinstance(self._handle, ServedModel):
+            if self._handle is not None and self._handle.is_served:
                 return SERVED_POWER
-            return NO_GPU if self._handle.device.type != "cuda" else f"n/a ({self._watts_missing})"  # type: ignore[union-attr]
+            on_gpu = self._handle is not None and torch.device(self._handle.device).type == "cuda"
+            return f"n/a ({self._watts_missing})" if on_gpu else NO_GPU
         try:
             return f"{self._read_watts():.0f} W now"
         except Exception as error:  # the GPU went away mid-run: say so and stop asking
@@ -213,8 +209,13 @@ class RaceView:
             lane.begin(handle)
             on_step: Callable[[StepEvent], None] = lane.on_step
             resolved = settings if isinstance(settings, GenerationSettings) else handle.settings(**settings)
-            if kind == "diffusion" and canvas is not None:
-                assert isinstance(handle, ModelHandle) and resolved.block_size is not None  # a local diffusion model
+            # The canvas draws the trace's token ids, so it needs the model's tokenizer: only a diffusion
+            # model loaded here has both (a served one streams finished text, no steps to draw).
+            drawing = canvas is not None and isinstance(handle, ModelHandle) and isinstance(resolved, DiffusionSettings)
+            if drawing:
+                assert (
+                    canvas is not None and isinstance(handle, ModelHandle) and isinstance(resolved, DiffusionSettings)
+                )
                 canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
                 on_step = _both(lane.on_step, canvas.on_step)
             try:
@@ -223,26 +224,23 @@ class RaceView:
                 lane.failed()
                 raise
             lane.finish(result)
-            if kind == "diffusion" and canvas is not None:
+            if drawing:
+                assert canvas is not None
                 canvas.show(result)
             results.append(result)
         return results
 
 
 def _measured(
-    handle: ModelHandle | ServedModel,
+    handle: Generator,
     prompt: str,
     settings: GenerationSettings,
     on_step: Callable[[StepEvent], None],
     stop: threading.Event,
 ) -> GenerationResult:
-    if isinstance(handle, ServedModel):  # its energy is spent on the server: no local meter
-        return handle.generate(prompt, callback=on_step, stop=stop, settings=settings)
     # Resolved settings raise no notes, and the lane shows the short-window warning itself: nothing
     # is printed from this worker thread (it would land in whichever cell runs next).
-    with EnergyMeter(handle.device, warn=False) as meter:
-        result = handle.generate(prompt, callback=on_step, stop=stop, settings=settings)
-    return meter.attach(result)
+    return measured_generate(handle, prompt, warn=False, callback=on_step, stop=stop, settings=settings)
 
 
 def _both(first: Callable[[StepEvent], None], second: Callable[[StepEvent], None]) -> Callable[[StepEvent], None]:

@@ -14,20 +14,24 @@ from typing import Any
 import torch
 
 from workbench.engine.diffusion.loop import generate_blocks
-from workbench.engine.handle import ModelHandle, SettingsNote, StepCallback
+from workbench.engine.generator import SettingsNote, StepCallback
+from workbench.engine.handle import ModelHandle
 from workbench.engine.result import DenoisingStep
 from workbench.engine.run_state import RunState
-from workbench.engine.settings import SCHEDULE, GenerationSettings
+from workbench.engine.settings import SCHEDULE, DiffusionSettings, GenerationSettings
 
 
 class BlockSizeWarning(SettingsNote):
     """The canvas length differs from every length the model was trained with."""
 
 
-class DiffusionModel(ModelHandle):
+class DiffusionModel(ModelHandle[DiffusionSettings]):
     kind = "diffusion"
+    settings_type = DiffusionSettings
 
     def notes(self, settings: GenerationSettings) -> list[SettingsNote]:
+        if not isinstance(settings, DiffusionSettings):  # another kind's settings: generate() refuses them
+            return []
         trained = self.limits.trained_block_sizes or (self.model.config.canvas_length,)
         if settings.block_size in trained:
             return []
@@ -38,16 +42,15 @@ class DiffusionModel(ModelHandle):
             )
         ]
 
-    def _max_new_tokens_for(self, prompt_tokens: int, settings: GenerationSettings) -> int:
+    def _max_new_tokens_for(self, prompt_tokens: int, settings: DiffusionSettings) -> int:
         # Every canvas is denoised whole, so the context must hold whole canvases.
         room, block = self.limits.context_length - prompt_tokens, settings.block_size
-        assert block is not None, "diffusion settings always carry a canvas length"
         return (room // block) * block
 
-    def _length_note(self, settings: GenerationSettings) -> str:
+    def _length_note(self, settings: DiffusionSettings) -> str:
         return f", in whole canvases of block_size={settings.block_size}"
 
-    def _recorded_settings(self, settings: GenerationSettings) -> dict[str, Any]:
+    def _recorded_settings(self, settings: DiffusionSettings) -> dict[str, Any]:
         recorded = settings.to_dict()
         if settings.temperature != SCHEDULE:  # a constant temperature: the schedule played no part
             recorded.pop("t_min", None), recorded.pop("t_max", None)
@@ -57,7 +60,7 @@ class DiffusionModel(ModelHandle):
     def _run_loop(
         self,
         prompt_ids: torch.Tensor,
-        settings: GenerationSettings,
+        settings: DiffusionSettings,
         run: RunState,
         generator: torch.Generator,
         callback: StepCallback | None,

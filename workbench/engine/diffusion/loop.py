@@ -30,14 +30,14 @@ from workbench.engine.diffusion.samplers import make_sampler
 from workbench.engine.diffusion.scheduler import CanvasState, DenoisingScheduler, StepOutput
 from workbench.engine.result import DenoisingStep
 from workbench.engine.run_state import RunState
-from workbench.engine.settings import GenerationSettings
+from workbench.engine.settings import DiffusionSettings
 from workbench.errors import check_finite
 
 
 def generate_blocks(
     model: adapter.Model,
     prompt_ids: torch.Tensor,
-    settings: GenerationSettings,
+    settings: DiffusionSettings,
     run: RunState,
     *,
     eos_ids: set[int],
@@ -47,7 +47,6 @@ def generate_blocks(
 ) -> None:
     """Denoise canvases until EOS, max_new_tokens, or a stop request; results go into `run`."""
     block = settings.block_size
-    assert block is not None, "diffusion settings always carry a canvas length"
     vocab_size = model.config.text_config.vocab_size
     scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
     cache = adapter.new_cache(model)
@@ -55,7 +54,7 @@ def generate_blocks(
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet
     encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
 
-    for canvas_index in range(settings.canvases or 0):
+    for canvas_index in range(settings.canvases):
         adapter.encode_prefix(model, unseen, attention, cache, encoder_positions)
         if canvas_index == 0:
             run.mark_prefill_done()

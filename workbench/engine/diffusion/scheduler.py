@@ -23,7 +23,7 @@ from workbench.engine.diffusion.early_exit import StableAndConfident
 from workbench.engine.diffusion.samplers import Sampler
 from workbench.engine.diffusion.temperature import temperature_at
 from workbench.engine.result import KEPT, NEW, NOISE
-from workbench.engine.settings import GenerationSettings
+from workbench.engine.settings import DiffusionSettings
 
 
 @dataclass
@@ -58,15 +58,14 @@ class StepOutput:
 
 
 class DenoisingScheduler:
-    def __init__(self, settings: GenerationSettings, sampler: Sampler, vocab_size: int, generator: torch.Generator):
+    def __init__(self, settings: DiffusionSettings, sampler: Sampler, vocab_size: int, generator: torch.Generator):
         self.settings, self.sampler, self.vocab_size, self.generator = settings, sampler, vocab_size, generator
-        assert settings.steps is not None, "diffusion settings always carry a step budget"
         self.steps: int = settings.steps
 
     def step(self, logits: torch.Tensor, step: int, canvas: CanvasState) -> StepOutput:
         """Turn step `step`'s (1-based) logits into the next canvas; updates `canvas` in place."""
         steps = self.steps
-        t_min, t_max = self.settings.t_min or 0.0, self.settings.t_max or 0.0  # resolved for diffusion
+        t_min, t_max = self.settings.t_min, self.settings.t_max
         temperature = temperature_at(self.settings.temperature, steps - step + 1, steps, t_min, t_max)
         scaled = logits / temperature if temperature > 0 else logits
         if temperature > 0:

@@ -24,17 +24,18 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import torch
 
-from workbench.engine.handle import check_prompt
+from workbench.engine.generator import SettingsNote, StepCallback, start_run
 from workbench.engine.result import FinishReason, GenerationResult, StepEvent
+from workbench.engine.run_state import RunState
 from workbench.engine.served.stream import Chunk, Done, Failure, StreamReader
-from workbench.engine.settings import GenerationSettings, ModelLimits, resolve_settings
+from workbench.engine.settings import AutoregressiveSettings, GenerationSettings, ModelLimits, resolve_settings
 from workbench.errors import InvalidSettingError, ModelUnavailableError
 
 API_KEY_VARIABLES = ("WORKBENCH_API_KEY", "OPENAI_API_KEY")
@@ -152,9 +153,9 @@ def _server_version(client: httpx.Client, endpoint: str, owner: str | None) -> s
 
 
 class ServedModel:
-    """A served model with the `generate()` of the in-process handles (see the module docstring)."""
+    """A `Generator` whose work happens on a server (see the module docstring)."""
 
-    served = True  # measured_generate skips the local energy meter: the energy is spent on the server
+    is_served = True  # its energy is spent on the server: no local meter applies
     device = "served"
     dtype = "unknown"  # the server does not report it
 
@@ -192,7 +193,7 @@ class ServedModel:
     def close(self) -> None:
         self._client.close()
 
-    def settings(self, **given: Any) -> GenerationSettings:
+    def settings(self, **given: Any) -> AutoregressiveSettings:
         """The settings a request with these keywords would send (validated; raises InvalidSettingError)."""
         for name in SERVER_WIDE:
             if given.get(name) is not None:
@@ -203,9 +204,11 @@ class ServedModel:
                     "(vLLM: --diffusion-config, --hf-overrides) and a request cannot change it",
                 )
         # Validated as autoregressive knobs: those are the ones an OpenAI-compatible request carries.
-        return resolve_settings("autoregressive", self.defaults, self.limits, **given)
+        resolved = resolve_settings("autoregressive", self.defaults, self.limits, **given)
+        assert isinstance(resolved, AutoregressiveSettings)
+        return resolved
 
-    def notes(self, settings: GenerationSettings) -> list[str]:
+    def notes(self, settings: GenerationSettings) -> list[SettingsNote]:
         """Nothing to note beyond errors: the in-process handles' notes are about canvases."""
         return []
 
@@ -213,7 +216,7 @@ class ServedModel:
         self,
         prompt: str,
         *,
-        callback: Callable[[StepEvent], None] | None = None,
+        callback: StepCallback | None = None,
         stop: threading.Event | None = None,
         settings: GenerationSettings | None = None,
         **given: Any,
@@ -222,20 +225,13 @@ class ServedModel:
 
         Settings come as keywords (checked here) or, already resolved by `handle.settings(...)`, as
         `settings=`, as the in-process handles take them."""
-        check_prompt(prompt)
-        if settings is None:
-            resolved = self.settings(**given)
-        elif not isinstance(settings, GenerationSettings) or given:
-            allowed = f"the result of {self.name!r}.settings(...), with no other setting keywords beside it"
-            raise InvalidSettingError("settings", settings if not given else sorted(given), allowed)
-        else:
-            resolved = settings
-        if resolved.seed is None:  # record the seed actually used so any run can be repeated
-            resolved = GenerationSettings(**{**resolved.__dict__, "seed": int.from_bytes(os.urandom(4), "little")})
+        resolved = start_run(self, prompt, callback, stop, settings, given, AutoregressiveSettings)
+        assert isinstance(resolved, AutoregressiveSettings)  # start_run refuses every other type
         sent = {key: value for key, value in resolved.to_dict().items() if key in REQUEST_KNOBS}
         recorded = {**sent, "endpoint": self.endpoint, "server_model": self.name}
         reader = StreamReader(self._client, self._request(prompt, resolved), self._api_key, self._timeout())
-        run = _Run(time.perf_counter())
+        run = _StreamRun()
+        run.start()
         reader.start()
         try:
             self._follow(reader, run, callback, stop)
@@ -247,7 +243,7 @@ class ServedModel:
             self._raise_if_not_partial(run.failure, recorded)
         return run.result(self, prompt, recorded)
 
-    def _request(self, prompt: str, settings: GenerationSettings) -> dict[str, Any]:
+    def _request(self, prompt: str, settings: AutoregressiveSettings) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.name,
             "prompt": prompt,
@@ -273,8 +269,8 @@ class ServedModel:
     def _follow(
         self,
         reader: StreamReader,
-        run: _Run,
-        callback: Callable[[StepEvent], None] | None,
+        run: _StreamRun,
+        callback: StepCallback | None,
         stop: threading.Event | None,
     ) -> None:
         deadlines = self.deadlines
@@ -284,7 +280,7 @@ class ServedModel:
                 return
             now = time.perf_counter()
             waits = [(run.started + deadlines.total_s, f"the whole call took over {deadlines.total_s:g} s")]
-            if run.first_s is None:
+            if run.time_to_first_token_s is None:
                 waits.append((run.started + deadlines.first_token_s, f"no token within {deadlines.first_token_s:g} s"))
             else:
                 waits.append(
@@ -308,8 +304,8 @@ class ServedModel:
                             kind=self.kind,
                             forward_passes=None,
                             elapsed_s=event.arrived_s - run.started,
-                            committed_ids=list(run.token_ids),
-                            time_to_first_token_s=run.first_s,
+                            committed_ids=list(run.committed_ids),
+                            time_to_first_token_s=run.time_to_first_token_s,
                             text="".join(run.text),
                         )
                     )
@@ -335,23 +331,28 @@ class ServedModel:
             raise ModelUnavailableError(f"{self.endpoint} refused the request for {self.name!r}: {failure.reason}")
 
 
-class _Run:
-    """What one streamed request produced so far; turned into a GenerationResult at the end."""
+@dataclass
+class _StreamRun(RunState):
+    """The shared run record, plus what only a stream has: text pieces, usage, the server's word.
 
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.ended: float | None = None
-        self.text: list[str] = []
-        self.token_ids: list[int] = []
-        self.ids_complete = True  # False when a chunk with text came without its token ids
-        self.arrivals: list[float] = []  # chunks that carried text or tokens
-        self.first_s: float | None = None
-        self.last_s = started
-        self.usage: dict[str, Any] = {}
-        self.server_finish: str | None = None
-        self.finish_reason: FinishReason = "length"
-        self.error: str | None = None
-        self.failure: Failure | None = None
+    Times are on the host clock (the device is the CPU, whose synchronise is a no-op): chunks are
+    stamped with `time.perf_counter()` by the reader thread. A chunk's gap to the one before is its
+    step time; the committed ids are the ones the server sent."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    text: list[str] = field(default_factory=list)
+    ids_complete: bool = True  # False when a chunk with text came without its token ids
+    arrivals: list[float] = field(default_factory=list)  # chunks that carried text or tokens
+    last_s: float = 0.0
+    ended: float | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    server_finish: str | None = None
+    error: str | None = None
+    failure: Failure | None = None
+
+    def start(self) -> None:
+        super().start()
+        self.last_s = self.started
 
     def add(self, chunk: Chunk) -> bool:
         """Record a chunk; True when it carried generated text or tokens."""
@@ -365,10 +366,12 @@ class _Run:
         if chunk.token_ids is None:
             self.ids_complete = False
         self.text.append(chunk.text)
-        self.token_ids.extend(chunk.token_ids or [])
+        self.committed_ids.extend(chunk.token_ids or [])
+        if self.arrivals:
+            self.step_times_s.append(chunk.arrived_s - self.arrivals[-1])
         self.arrivals.append(chunk.arrived_s)
-        if self.first_s is None:
-            self.first_s = chunk.arrived_s - self.started
+        if self.time_to_first_token_s is None:
+            self.time_to_first_token_s = chunk.arrived_s - self.started
         return True
 
     def finish(self) -> None:
@@ -384,7 +387,7 @@ class _Run:
 
     def result(self, handle: ServedModel, prompt: str, recorded: dict[str, Any]) -> GenerationResult:
         ended = self.ended if self.ended is not None else time.perf_counter()
-        new_tokens = len(self.token_ids) if self.ids_complete else None
+        new_tokens = len(self.committed_ids) if self.ids_complete else None
         chunks = len(self.arrivals)
         telemetry: dict[str, Any] = {
             "served": True,
@@ -407,16 +410,16 @@ class _Run:
             kind=handle.kind,
             prompt=prompt,
             text="".join(self.text),
-            token_ids=list(self.token_ids) if self.ids_complete else [],
+            token_ids=list(self.committed_ids) if self.ids_complete else [],
             settings=recorded,
             finish_reason=self.finish_reason,
             device=handle.device,
             dtype=handle.dtype,
             load_s=handle.load_s,
             prefill_s=None,
-            time_to_first_token_s=self.first_s,
+            time_to_first_token_s=self.time_to_first_token_s,
             total_s=ended - self.started,
-            step_times_s=[later - earlier for earlier, later in zip(self.arrivals, self.arrivals[1:])],
+            step_times_s=list(self.step_times_s),
             forward_passes=None,
             prompt_tokens=self.usage.get("prompt_tokens"),
             telemetry=telemetry,

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from workbench.engine.clock import synchronize
+from workbench.engine.generator import Generator
 from workbench.engine.result import GenerationResult
 from workbench.measure.measurement import IdlePower, idle_power_fields
 from workbench.measure.telemetry.cpu import CpuEnergyWindow
@@ -38,13 +39,6 @@ READING_KEYS = (
     "idle_power_w", "idle_power_basis", "marginal_energy_j", "marginal_energy_missing", "cpu_energy_j", "cpu_energy_missing",
     "short_window_warning", *(key for name in INFO_KEYS for key in (name, f"{name}_missing")),
 )  # fmt: skip
-
-
-class _Generates(Protocol):
-    @property
-    def device(self) -> torch.device | str: ...  # "served" for a model behind a server (no local meter)
-
-    def generate(self, prompt: str, **settings: Any) -> GenerationResult: ...
 
 
 class EnergyMeter:
@@ -156,7 +150,7 @@ def per_token(energy_j: float | None, energy_missing: str | None, tokens: int) -
 
 
 def measured_generate(
-    handle: _Generates,
+    handle: Generator,
     prompt: str,
     *,
     idle_power_w: IdlePower | float | None = None,
@@ -164,7 +158,7 @@ def measured_generate(
     **settings: Any,
 ) -> GenerationResult:
     """`handle.generate(prompt, **settings)` inside an `EnergyMeter`, with the reading attached."""
-    if getattr(handle, "served", False):  # a served model spends its energy on the server; its result says so
+    if handle.is_served:  # a served model spends its energy on the server; its result says so
         return handle.generate(prompt, **settings)
     with EnergyMeter(handle.device, idle_power_w=idle_power_w, warn=warn) as meter:
         result = handle.generate(prompt, **settings)

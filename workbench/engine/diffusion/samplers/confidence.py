@@ -6,8 +6,16 @@ from __future__ import annotations
 import torch
 
 from workbench.engine.diffusion.samplers.base import LockingSampler
+from workbench.engine.diffusion.samplers.registry import register_sampler
 
 
+@register_sampler(
+    "confidence",
+    rank=2,
+    parameters=("threshold",),
+    help="commit every position whose confidence is above threshold, at least one per step; "
+    "committed tokens are locked (Fast-dLLM style)",
+)
 class ConfidenceSampler(LockingSampler):
     def accept(
         self, entropy: torch.Tensor, confidence: torch.Tensor, locked: torch.Tensor, step: int, steps: int

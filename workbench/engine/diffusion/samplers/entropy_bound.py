@@ -7,8 +7,16 @@ from __future__ import annotations
 import torch
 
 from workbench.engine.diffusion.samplers.base import Sampler
+from workbench.engine.diffusion.samplers.registry import register_sampler
 
 
+@register_sampler(
+    "entropy-bound",
+    rank=0,
+    parameters=("entropy_bound",),
+    help="accept the lowest-entropy positions while their summed entropy minus the largest "
+    "stays under entropy_bound; renoise the rest (DiffusionGemma's own sampler; nothing is locked)",
+)
 class EntropyBoundSampler(Sampler):
     locks_committed = False
 

@@ -9,8 +9,16 @@ import math
 import torch
 
 from workbench.engine.diffusion.samplers.base import LockingSampler
+from workbench.engine.diffusion.samplers.registry import register_sampler
 
 
+@register_sampler(
+    "quota",
+    rank=1,
+    parameters=("threshold",),
+    help="commit a growing quota of the most confident positions each step (all of them by the "
+    "last step) plus any above threshold; committed tokens are locked (like diffusers' BlockRefinementScheduler)",
+)
 class QuotaSampler(LockingSampler):
     def accept(
         self, entropy: torch.Tensor, confidence: torch.Tensor, locked: torch.Tensor, step: int, steps: int
