@@ -77,21 +77,28 @@ def check_equal_work(works: dict[str, Work]) -> None:
 
 
 class PassCounter:
-    """Counts calls of the model's output head (one per logits pass, on every side)."""
+    """Counts calls of the model's output head (one per logits pass, on every side).
+
+    The count is a tensor bumped in place: a Python number changed by the hook would be a value
+    torch.compile guards on, and every pass of a compiled side would compile again."""
 
     def __init__(self, model) -> None:
-        self.count = 0
+        self.count = torch.zeros((), dtype=torch.long, device=model.device)
         self.handle = model.get_output_embeddings().register_forward_hook(self._hook)
 
     def _hook(self, *_: object) -> None:
-        self.count += 1
+        self.count.add_(1)
 
     def measure(self, fn: Callable[[], tuple[int, list[int]]], canvas: int | None) -> tuple[float, Work]:
-        self.count = 0
+        self.count.zero_()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         started = time.perf_counter()
         tokens, ids = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         elapsed = time.perf_counter() - started
-        return tokens / elapsed, Work(tokens, self.count, canvas, ids)
+        return tokens / elapsed, Work(tokens, int(self.count), canvas, ids)
 
 
 def ar_sides(handle, ids, new_tokens: int, counter: PassCounter) -> list[Side]:
@@ -203,16 +210,19 @@ def _note_fast_path(side: Side, result) -> None:
 
 
 def measure(sides: list[Side], pairs: int) -> dict[str, Work]:
-    """Warm every side up (timing it), check equal work, then run the sides in rotating order."""
+    """Warm every side up (timing its first call), check equal work, then run the sides in rotating order.
+
+    The work checked is a second, warm call's: a compiling side's first call also runs its warm-up passes."""
     works: dict[str, Work] = {}
     for side in sides:
         started = time.perf_counter()
         try:
-            works[side.name] = side.run(0)
+            side.run(0)
         except Exception as error:  # transformers may not support its static path for this model
             side.unsupported = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
             continue
         side.setup_s = time.perf_counter() - started
+        works[side.name] = side.run(0)
         side.rates.clear(), side.trace_share.clear()
         check_equal_work(works)
     live = [side for side in sides if side.name in works]
@@ -235,8 +245,12 @@ def interval(ratios: list[float], seed: int = 0) -> tuple[float, float, float]:
 def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pairs: int) -> None:
     base = next(s for s in sides if s.name == "transformers")
     print(f"\n{kind} {name}: logits passes per run " + ", ".join(f"{n} {w.logits_passes}" for n, w in works.items()))
-    print(f"  canvas {next(iter(works.values())).canvas or '-'}, {next(iter(works.values())).tokens} new tokens per run")
-    print(f"  {'side':<30}{'tok/s (median)':>15}{'x transformers [95% CI]':>30}{'first call s':>14}{'compile s':>11}{'differs':>9}")
+    print(
+        f"  canvas {next(iter(works.values())).canvas or '-'}, {next(iter(works.values())).tokens} new tokens per run"
+    )
+    print(
+        f"  {'side':<30}{'tok/s (median)':>15}{'x transformers [95% CI]':>30}{'first call s':>14}{'compile s':>11}{'differs':>9}"
+    )
     for side in sides:
         if side.unsupported and not side.rates:
             print(f"  {side.name:<30} not measured: {side.unsupported}")
@@ -303,7 +317,9 @@ def main(argv: list[str] | None = None) -> None:
             config.canvas_length = saved_canvas
     elapsed = time.perf_counter() - wall
     others = _busy_s() - others_before - (sum(me.cpu_times()[:2]) - mine_before)
-    print(f"\nother processes used {others / elapsed:.2f} CPUs on average while this ran ({elapsed:.0f} s); {machine()}")
+    print(
+        f"\nother processes used {others / elapsed:.2f} CPUs on average while this ran ({elapsed:.0f} s); {machine()}"
+    )
 
 
 def _busy_s() -> float:

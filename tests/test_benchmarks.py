@@ -33,9 +33,26 @@ def test_equal_work_passes_and_unequal_work_is_refused():
 def test_the_script_refuses_a_real_unequal_pair():
     # transformers gets a 16-token canvas, the engine a 32-token one: same tokens, twice the passes.
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--kinds", "diffusion", "--new-tokens", "32", "--steps", "2", "--pairs", "4",
-         "--block-size", "32", "--transformers-canvas", "16"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--kinds",
+            "diffusion",
+            "--new-tokens",
+            "32",
+            "--steps",
+            "2",
+            "--pairs",
+            "4",
+            "--block-size",
+            "32",
+            "--transformers-canvas",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert run.returncode == 2, run.stderr[-2000:]
     assert "refusing to compare: the sides did different work" in run.stderr

@@ -58,8 +58,9 @@ def test_diffusion_trace_is_complete_and_equal_with_the_fast_path(diffusion):
         )
         assert ours.confidence == pytest.approx(reference.confidence, abs=1e-4)
     events = []
-    watched = diffusion.generate(PROMPT, seed=4, max_new_tokens=16, steps=5, early_exit=False, compile=True,
-                                 callback=events.append)
+    watched = diffusion.generate(
+        PROMPT, seed=4, max_new_tokens=16, steps=5, early_exit=False, compile=True, callback=events.append
+    )
     assert [e.step for e in events] == watched.trace and watched.token_ids == fast.token_ids
 
 

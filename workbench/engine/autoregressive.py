@@ -105,4 +105,3 @@ class _StaticForward:
             return adapter.causal_lm_logits(self.model, input_ids, self.cache, positions, None)
         masks = adapter.causal_lm_masks(self.model, self.cache, positions, self.seen)
         return self.fast.call(input_ids, self.cache, positions, masks)
-

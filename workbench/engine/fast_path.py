@@ -71,7 +71,9 @@ def cannot_compile(device: torch.device, dtype: torch.dtype) -> str | None:
         return f"{str(dtype).removeprefix('torch.')} weights on the CPU (inductor is used with float32 and bfloat16)"
     if device.type == "cpu" and c_compiler() is None:
         named = os.environ.get("CXX")
-        return f"no C++ compiler for inductor ({'CXX=' + named + ' is not found' if named else 'install g++ or set CXX'})"
+        return (
+            f"no C++ compiler for inductor ({'CXX=' + named + ' is not found' if named else 'install g++ or set CXX'})"
+        )
     return None
 
 
@@ -190,9 +192,9 @@ class FastRun:
                 # CUDA graphs reuse their output buffer on the next replay: keep this step's logits.
                 return logits.clone() if self.report.mode == "reduce-overhead" else logits
             except Exception as error:
-                self.report.reason = _compile_error(error)
+                self.report.reason = f"went eager mid-run: {_compile_error(error)}"
                 self.compiled = None
-                warnings.warn(FastPathFallback(f"{self.owner.name!r} went eager mid-run: {self.report.reason}"))
+                warnings.warn(FastPathFallback(f"{self.owner.name!r} {self.report.reason}"), stacklevel=3)
         assert self.eager is not None  # set whenever the run has a static cache
         return self.eager(self.owner.model, *arguments)
 

@@ -146,9 +146,9 @@ def denoise_masks(model: Model, cache: StaticCache, attention_mask: torch.Tensor
         config = copy.copy(config)
         config.canvas_length = canvas_length
     decoder = type(model.get_decoder())
-    return decoder.create_diffusion_decoder_attention_mask(  # type: ignore[attr-defined, no-any-return]
+    return decoder.create_diffusion_decoder_attention_mask(
         config=config,
         inputs_embeds=torch.empty((1, canvas_length, 0), dtype=model.dtype, device=attention_mask.device),
         decoder_attention_mask=attention_mask,
-        **{_keyword_of(decoder.create_diffusion_decoder_attention_mask): cache},  # type: ignore[attr-defined]
+        **{_keyword_of(decoder.create_diffusion_decoder_attention_mask): cache},
     )

@@ -136,7 +136,8 @@ class ControlPanel:
             ar_settings = ar.settings(**self.controls.ar_settings())
             diffusion_settings = diffusion.settings(**self.controls.diffusion_settings())
             # A served model runs with the autoregressive knobs: those are what a request carries.
-            served_settings = self.served.settings(**self.controls.ar_settings()) if self.served is not None else None
+            served_knobs = {**self.controls.ar_settings(), "compile": False}  # a server runs its own forward
+            served_settings = self.served.settings(**served_knobs) if self.served is not None else None
         except WorkbenchError as error:
             self._say(str(error), "error")
             return

@@ -57,7 +57,9 @@ def generate_blocks(
     vocab_size = model.config.text_config.vocab_size
     scheduler = DenoisingScheduler(settings, make_sampler(settings), vocab_size, generator)
     static = fast if fast is not None and fast.used else None
-    cache = static.cache if static is not None else adapter.new_cache(model)
+    cache: adapter.AnyCache = (
+        static.cache if static is not None and static.cache is not None else adapter.new_cache(model)
+    )
     attention = torch.ones((1, prompt_ids.shape[1]), dtype=torch.bool, device=prompt_ids.device)
     unseen = prompt_ids  # tokens the encoder has not written into the cache yet
     encoder_positions = torch.arange(0, unseen.shape[1], dtype=torch.int32, device=unseen.device).unsqueeze(0)
@@ -102,6 +104,7 @@ class _StaticWindow(_CanvasWindow):
     """The fast path's window: masks over the static cache built once per canvas, the compiled step."""
 
     def __init__(self, model: adapter.Model, fast: FastRun, attention: torch.Tensor, positions: torch.Tensor):
+        assert fast.cache is not None  # a window is static only when the run has its static cache
         super().__init__(model, fast.cache, attention, positions)
         self.fast = fast
         self.masks = adapter.denoise_masks(model, fast.cache, attention, positions.shape[1])
