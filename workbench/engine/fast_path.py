@@ -188,6 +188,8 @@ class FastRun:
         """The compiled step on `arguments`; if it fails mid-run, the eager one (same cache) from then on."""
         if self.compiled is not None:
             try:
+                if self.report.mode == "reduce-overhead":
+                    torch.compiler.cudagraph_mark_step_begin()  # a new step: earlier replays' outputs may be overwritten
                 logits = self.compiled(self.owner.model, *arguments)
                 # CUDA graphs reuse their output buffer on the next replay: keep this step's logits.
                 return logits.clone() if self.report.mode == "reduce-overhead" else logits
