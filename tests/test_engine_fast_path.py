@@ -86,3 +86,10 @@ def test_a_compile_error_falls_back_to_eager_with_the_error(diffusion_folder, mo
     assert not result.telemetry["fast_path"]["used"]
     assert "no-such-backend" in result.telemetry["fast_path"]["reason"]
     assert result.token_ids == handle.generate(PROMPT, seed=1, max_new_tokens=8, steps=3).token_ids
+
+
+def test_a_diffusion_run_longer_than_the_sliding_window_runs_eager_and_says_so(diffusion):
+    # The test model's sliding window is 64 positions; 72 new tokens in canvases of 8 need 73.
+    with pytest.warns(FastPathFallback, match="sliding window of 64"):
+        result = diffusion.generate(PROMPT, seed=0, max_new_tokens=72, steps=1, block_size=8, compile=True)
+    assert not result.telemetry["fast_path"]["used"] and result.forward_passes >= 1

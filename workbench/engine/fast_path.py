@@ -111,8 +111,10 @@ class FastPath:
         report = FastPathReport(requested=True, canvas_length=canvas)
         device, dtype = self.model.device, self.model.dtype
         limit = self.model.config.get_text_config(decoder=True).max_position_embeddings
-        length = cache_length(positions, max(limit, positions))
-        window = adapter.sliding_window(self.model)
+        window = adapter.sliding_window(self.model) if canvas is not None else None
+        # DiffusionGemma's decoder appends the canvas after the cached positions; a sliding layer of a
+        # static cache that has started to roll has no room for it, so a diffusion run stays in the window.
+        length = cache_length(positions, max(min(limit, window or limit), positions))
         reason = cannot_compile(device, dtype)
         if reason is None and window is not None and length > window:
             reason = f"the run needs {length} cache positions, more than the sliding window of {window}"
