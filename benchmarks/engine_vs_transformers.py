@@ -223,6 +223,7 @@ def measure(sides: list[Side], pairs: int) -> dict[str, Work]:
             continue
         side.setup_s = time.perf_counter() - started
         works[side.name] = side.run(0)
+        print(f"  warmed up {side.name}: first call {side.setup_s:.1f} s", file=sys.stderr, flush=True)
         side.rates.clear(), side.trace_share.clear()
         check_equal_work(works)
     live = [side for side in sides if side.name in works]
@@ -230,6 +231,7 @@ def measure(sides: list[Side], pairs: int) -> dict[str, Work]:
         order = live[index % len(live) :] + live[: index % len(live)]
         done = {side.name: side.run(index) for side in order}
         check_equal_work(done)
+        print(f"  round {index + 1}/{pairs}", file=sys.stderr, flush=True)
         for side in live:
             side.flips += done[side.name].token_ids != done["eager"].token_ids
     return works
