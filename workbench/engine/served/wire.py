@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 MAX_CONTEXT = 1 << 30  # a context length above a billion tokens is a wrong report, not a model
 TokenId = Annotated[int, Field(ge=0, lt=1 << 31)]
 Count = Annotated[int, Field(ge=0, lt=1 << 40)]
-Short = Annotated[str, Field(max_length=200)]  # a finish reason or an owner: words, not pages
+Short = Annotated[str, Field(max_length=1000)]  # a finish reason, an owner, a version: words, not pages
 
 
 class WireError(ValueError):
