@@ -37,7 +37,7 @@ import pandas as pd
 import platformdirs
 
 from workbench.engine.result import GenerationResult
-from workbench.errors import InvalidSettingError, WorkbenchError
+from workbench.errors import InvalidSettingError, WorkbenchError, scrub
 from workbench.measure.telemetry.environment import (
     cuda_device_name,
     environment,
@@ -171,15 +171,19 @@ class ResultsStore:
 
     def import_(self, path: str | Path) -> int:
         """Add the rows of a `.csv` or `.parquet` export; runs already here are skipped. Returns rows added."""
-        frame = _read_table(Path(path))
+        try:
+            frame = _read_table(Path(path))
+        except InvalidSettingError:
+            raise
+        except (OSError, ValueError) as error:  # missing, empty, truncated, a cell pandas cannot type
+            raise InvalidSettingError("path", str(path), f"a readable workbench export ({_problem(error)})") from None
         missing = {"run_uuid", "timestamp"} - set(frame.columns)
         unknown = set(frame.columns) - set(COLUMNS)
         if missing or unknown:
             problem = f"missing columns {sorted(missing)}, unknown columns {sorted(unknown)}"
             raise InvalidSettingError("path", str(path), f"a workbench export ({problem})")
         names = [name for name in frame.columns if name != "id"]  # row ids are local to each store
-        records = frame.to_dict("records")
-        rows = [[_sql_value(record[name], COLUMNS[name]) for name in names] for record in records]
+        rows = [_sql_row(index, record, names, path) for index, record in enumerate(frame.to_dict("records"), 1)]
         with self._transaction() as connection:
             before = connection.total_changes
             connection.executemany(
@@ -207,10 +211,13 @@ class ResultsStore:
         if path.exists() and not overwrite:
             raise InvalidSettingError("path", str(path), "a file that does not exist yet (or pass overwrite=True)")
         frame = self.to_dataframe()
-        if path.suffix == ".csv":
-            _write_csv(frame, path)
-        else:
-            frame.to_parquet(path, index=False)
+        try:
+            if path.suffix == ".csv":
+                _write_csv(frame, path)
+            else:
+                frame.to_parquet(path, index=False)
+        except OSError as error:  # no such folder, no permission, a read-only or full disk
+            raise InvalidSettingError("path", str(path), f"a file path that can be written ({_problem(error)})") from None
         return len(frame)
 
     def __len__(self) -> int:
@@ -244,6 +251,10 @@ class ResultsStore:
             if health != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {health}")
         except sqlite3.DatabaseError as error:
+            if _read_only(self.path.parent):  # WAL needs its side files even to read: not damage
+                raise ResultsStoreError(
+                    self.path, f"is on a read-only filesystem; copy it to a writable folder to use it ({error})"
+                ) from error
             raise ResultsStoreError(self.path, f"is a damaged or unreadable SQLite file ({error})") from error
         if application_id == APPLICATION_ID:
             if version != SCHEMA_VERSION:
@@ -352,10 +363,14 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
                 # A quote would end SQLite's JSON path early and silently match nothing.
                 raise InvalidSettingError("tags", wanted, "a dict of tag values to match, keys without double quotes")
             for key, value in wanted.items():
+                if value is not None and not isinstance(value, (str, int, float)):
+                    raise InvalidSettingError("tags", wanted, "tag values that are text or numbers")
                 clauses.append("json_extract(tags, ?) = ?")
                 parameters += [f'$."{key}"', value]
         elif name not in COLUMNS:
             raise InvalidSettingError(name, wanted, "a filter on one of the store's columns: " + ", ".join(COLUMNS))
+        elif not _filter_value(wanted):
+            raise InvalidSettingError(name, wanted, "text, a number, None, or a list of texts or numbers")
         elif wanted is None:
             clauses.append(f"{name} IS NULL")
         elif isinstance(wanted, (list, tuple, set)):
@@ -393,6 +408,34 @@ def _read_table(path: Path) -> pd.DataFrame:
             frame[name] = [v[1:] if isinstance(v, str) and v.startswith("\\") else v for v in frame[name]]
         return frame
     raise InvalidSettingError("path", str(path), "a .csv or .parquet file written by ResultsStore.export")
+
+
+def _filter_value(wanted: Any) -> bool:
+    if isinstance(wanted, (list, tuple, set)):
+        return all(isinstance(value, (str, int, float)) for value in wanted)
+    return wanted is None or isinstance(wanted, (str, int, float))
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _problem(error: Exception) -> str:
+    return f"{type(error).__name__}: {scrub(str(error), limit=200)}"
+
+
+def _sql_row(index: int, record: dict[str, Any], names: list[str], path: str | Path) -> list[Any]:
+    row = []
+    for name in names:
+        try:
+            row.append(_sql_value(record[name], COLUMNS[name]))
+        except (TypeError, ValueError, OverflowError):
+            allowed = f"a workbench export: row {index} column {name} must be {COLUMNS[name].lower()}"
+            raise InvalidSettingError("path", str(path), f"{allowed}, not {scrub(repr(record[name]), limit=60)}") from None
+    return row
 
 
 def _sql_value(value: Any, kind: str) -> Any:
