@@ -118,7 +118,8 @@ def analyse(
     timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05
 ) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
-    missing = [name for name in TIMELINE_COLUMNS if name not in getattr(timeline, "columns", ())]
+    needed = ("start_s", "window_s", "tokens", "finish_reason", "energy_source", "energy_missing", "power_w")
+    missing = [name for name in needed if name not in getattr(timeline, "columns", ())]
     if not isinstance(timeline, pd.DataFrame) or missing:
         shown = f"a table lacking the columns {missing}" if isinstance(timeline, pd.DataFrame) else timeline
         raise InvalidSettingError("timeline", shown, "a soak timeline (SoakReport.timeline, or one saved from it)")
