@@ -123,8 +123,8 @@ def guard_run(
     if result.kind == "diffusion" and result.new_tokens and not result.trace:
         raise InvalidSettingError(
             "result", f"a diffusion result of {result.new_tokens} tokens without a trace",
-            "a diffusion result generated with its trace (generate(..., trace=True)): the drafts shown before "
-            "each canvas is checked are counted from it",
+            "a diffusion result with its trace, as generate() returns it (to_dict() and the store drop it): "
+            "the drafts shown before each canvas is checked are counted from it",
         )  # fmt: skip
     ends = _check_points(result, tokenizer, unit)
     runner = _CheckRunner(check, check_timeout_s)
