@@ -175,7 +175,7 @@ class ResultsStore:
             frame = _read_table(Path(path))
         except InvalidSettingError:
             raise
-        except (OSError, ValueError) as error:  # missing, empty, truncated, a cell pandas cannot type
+        except (OSError, ValueError, OverflowError) as error:  # missing, empty, truncated, a cell pandas cannot type
             raise InvalidSettingError("path", str(path), f"a readable workbench export ({_problem(error)})") from None
         missing = {"run_uuid", "timestamp"} - set(frame.columns)
         unknown = set(frame.columns) - set(COLUMNS)
