@@ -21,7 +21,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "die", "echo-key", "slow", "raw")
+BEHAVIOURS = (
+    "ok",
+    "http500",
+    "http400",
+    "malformed",
+    "stall-first",
+    "stall",
+    "close",
+    "die",
+    "echo-key",
+    "slow",
+    "raw",
+)
 STALL_S = 8.0  # longer than any deadline the tests set; the server threads are daemons
 
 

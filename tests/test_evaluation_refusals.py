@@ -70,7 +70,9 @@ def test_a_blocklist_of_anything_but_plain_words_is_refused(words):
 
 def test_a_diffusion_result_without_its_trace_is_refused():
     cat, dog, bird, dot = ids("cat dog bird .")
-    traced = result("", trace=[step(0, 1, [cat, dog, bird, dot], [True] * 4)], token_ids=[cat, dog, bird, dot], block_size=4)
+    traced = result(
+        "", trace=[step(0, 1, [cat, dog, bird, dot], [True] * 4)], token_ids=[cat, dog, bird, dot], block_size=4
+    )
     assert guardrails.guard_run(traced, TOKENIZER, guardrails.ends_with_sentence).shown_unchecked_tokens == 4
     untraced = result("", trace=[], token_ids=[cat, dog, bird, dot], block_size=4)
     with pytest.raises(InvalidSettingError, match="result=.*trace"):

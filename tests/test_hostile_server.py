@@ -106,7 +106,9 @@ def test_no_part_of_the_key_leaves_the_process(server, tmp_path_factory, key, pa
         assert leaked(key, text) is None, f"{leaked(key, text)!r} of the key reached the output"
 
 
-@pytest.mark.parametrize("key", ["clé-secrète-123", "ключ-123456", "key\nInjected: 1", "tab\tkey-123", "emoji-🔑-key", "del\x7fkey-123"])
+@pytest.mark.parametrize(
+    "key", ["clé-secrète-123", "ключ-123456", "key\nInjected: 1", "tab\tkey-123", "emoji-🔑-key", "del\x7fkey-123"]
+)
 def test_a_key_http_cannot_carry_is_refused_at_load_without_showing_it(server, key):
     with api_key(key), pytest.raises(workbench.InvalidSettingError) as caught:
         workbench.load(server.url, model="ok")

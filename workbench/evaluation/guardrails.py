@@ -35,8 +35,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.engine.result import GenerationResult
 from workbench.checks import check_float
+from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError
 from workbench.evaluation.positions import canvas_size
 from workbench.evaluation.registry import Inputs, register_evaluation

@@ -119,9 +119,9 @@ def analyse(
 ) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
     needed = ("start_s", "window_s", "tokens", "finish_reason", "energy_source", "energy_missing", "power_w")
-    missing = [name for name in needed if name not in getattr(timeline, "columns", ())]
-    if not isinstance(timeline, pd.DataFrame) or missing:
-        shown = f"a table lacking the columns {missing}" if isinstance(timeline, pd.DataFrame) else timeline
+    absent = [name for name in needed if name not in getattr(timeline, "columns", ())]
+    if not isinstance(timeline, pd.DataFrame) or absent:
+        shown = f"a table lacking the columns {absent}" if isinstance(timeline, pd.DataFrame) else timeline
         raise InvalidSettingError("timeline", shown, "a soak timeline (SoakReport.timeline, or one saved from it)")
     cut = timeline["finish_reason"].isin(["stopped", "interrupted", "error"])
     complete = timeline[~cut].reset_index(drop=True)

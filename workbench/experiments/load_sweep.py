@@ -58,7 +58,9 @@ def load_sweep(
     levels = [check_int("levels", level, 1, MAX_LEVEL) for level in levels]
     if requests_per_level is not None:
         requests_per_level = check_int("requests_per_level", requests_per_level, max(levels), 4 * MAX_LEVEL)
-    timeout_s = check_float("timeout_s", timeout_s, 0.0, 86_400.0, low_inclusive=False)  # a day: Timer overflows near 1e12 s
+    timeout_s = check_float(
+        "timeout_s", timeout_s, 0.0, 86_400.0, low_inclusive=False
+    )  # a day: Timer overflows near 1e12 s
     handle.settings(**settings)
     if warmup:
         _warm_up(handle, prompt, timeout_s, settings)

@@ -217,7 +217,9 @@ class ResultsStore:
             else:
                 frame.to_parquet(path, index=False)
         except OSError as error:  # no such folder, no permission, a read-only or full disk
-            raise InvalidSettingError("path", str(path), f"a file path that can be written ({_problem(error)})") from None
+            raise InvalidSettingError(
+                "path", str(path), f"a file path that can be written ({_problem(error)})"
+            ) from None
         return len(frame)
 
     def __len__(self) -> int:
@@ -434,7 +436,9 @@ def _sql_row(index: int, record: dict[str, Any], names: list[str], path: str | P
             row.append(_sql_value(record[name], COLUMNS[name]))
         except (TypeError, ValueError, OverflowError):
             allowed = f"a workbench export: row {index} column {name} must be {COLUMNS[name].lower()}"
-            raise InvalidSettingError("path", str(path), f"{allowed}, not {scrub(repr(record[name]), limit=60)}") from None
+            raise InvalidSettingError(
+                "path", str(path), f"{allowed}, not {scrub(repr(record[name]), limit=60)}"
+            ) from None
     return row
 
 

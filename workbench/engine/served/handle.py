@@ -157,7 +157,9 @@ def _api_key() -> str | None:
             if not (key.isascii() and key.isprintable()):
                 # httpx would fail with an error that holds the whole header; the key is not echoed here.
                 raise InvalidSettingError(
-                    f"${name}", "<the key, not shown>", "printable ASCII characters only (an HTTP header cannot carry others); nothing was sent"
+                    f"${name}",
+                    "<the key, not shown>",
+                    "printable ASCII characters only (an HTTP header cannot carry others); nothing was sent",
                 )
             return key
     return None
