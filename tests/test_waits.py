@@ -109,6 +109,7 @@ def test_a_config_with_absurd_sizes_is_refused_before_anything_is_built(tmp_path
     shutil.copytree(TINY, folder)
     config = json.loads((folder / "config.json").read_text())
     config[field] = value
+    config.pop("layer_types", None)  # else its length, not the size, is what transformers complains about
     (folder / "config.json").write_text(json.dumps(config))
     started = time.monotonic()
     for attempt in (lambda: plan(str(folder)), lambda: workbench.load(str(folder))):
