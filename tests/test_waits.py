@@ -134,6 +134,12 @@ def test_stop_closes_a_slow_stream_at_once_and_the_server_sees_it(server):
     assert server.disconnected_after_s and server.disconnected_after_s[-1] < 1.5  # not at the next chunk (8 s)
 
 
+def test_runs_in_a_row_on_one_handle_all_finish_after_each_close(server):
+    handle = workbench.load(server.url, model="ok")
+    outcomes = [handle.generate("Once", max_new_tokens=3, temperature=0).finish_reason for _ in range(4)]
+    assert outcomes == ["length"] * 4
+
+
 def test_the_load_sweep_warm_up_keeps_to_timeout_s(server):
     handle = workbench.load(server.url, model="stall")  # one chunk, then nothing for 8 s
     handle.deadlines = Deadlines(connect_s=1.0, first_token_s=30.0, between_chunks_s=30.0, total_s=60.0)

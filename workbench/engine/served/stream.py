@@ -34,7 +34,7 @@ import httpx
 from workbench.engine.served.wire import WireError, error_message, stream_event
 from workbench.errors import scrub
 
-REASON_LIMIT = 300  # characters of a server's error text kept in a reason (after scrubbing)
+REASON_LIMIT = 400  # characters of a failure's reason, a server's error text included (after scrubbing)
 PAYLOAD_LIMIT = 80  # characters of a malformed event quoted in a reason (after scrubbing)
 
 
@@ -97,26 +97,35 @@ class StreamReader:
         if self.cancel.is_set():  # closed while the request was being sent
             self.close()
 
+    def _forget_socket(self) -> None:
+        # Before the connection goes back to httpx's pool: a later close() must not shut down a
+        # connection that another request may reuse.
+        with self._lock:
+            self._socket = None
+
     def _read(self) -> None:
         try:
             with self._client.stream("POST", "completions", json=self._body, timeout=self._timeout) as response:
                 self._keep_socket(response)
-                if response.status_code != 200:
-                    response.read()
-                    self._put(
-                        Failure(
-                            f"HTTP {response.status_code}: {_server_message(response)}", status=response.status_code
-                        )
-                    )
-                    return
-                for line in response.iter_lines():
-                    if self.cancel.is_set():
+                try:
+                    if response.status_code != 200:
+                        response.read()
+                        self._forget_socket()
+                        failure = f"HTTP {response.status_code}: {_server_message(response)}"
+                        self._put(Failure(failure, status=response.status_code))
                         return
-                    if line.startswith("data:"):
-                        event = self._parse(line[5:].strip())
-                        self._put(event)
-                        if not isinstance(event, Chunk):
+                    for line in response.iter_lines():
+                        if self.cancel.is_set():
                             return
+                        if line.startswith("data:"):
+                            event = self._parse(line[5:].strip())
+                            if not isinstance(event, Chunk):
+                                self._forget_socket()  # before the caller, told the stream ended, closes
+                                self._put(event)
+                                return
+                            self._put(event)
+                finally:
+                    self._forget_socket()
             self._put(Failure("the server closed the stream before it finished (no [DONE])"))
         except httpx.ConnectError as error:
             self._put(Failure(f"cannot connect: {error}", connect=True))
@@ -152,7 +161,7 @@ class StreamReader:
 
     def _put(self, event: Event) -> None:
         if isinstance(event, Failure):  # the one cut of a reason, after the scrub
-            event.reason = scrub(event.reason, [self._hide], limit=REASON_LIMIT + 100)
+            event.reason = scrub(event.reason, [self._hide], limit=REASON_LIMIT)
         self.events.put(event)
 
 
