@@ -49,7 +49,6 @@ DEFAULTS: dict[str, Any] = {"max_new_tokens": 64, "temperature": 0.8, "seed": No
 REQUEST_KNOBS = ("max_new_tokens", "temperature", "top_p", "top_k", "seed")
 SERVER_WIDE = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
 SERVER_FINISH: dict[str, FinishReason] = {"length": "length", "stop": "eos"}
-LISTING_TIMEOUT_S = 5.0  # answering /models and /version takes a live server milliseconds
 UNKNOWN_CONTEXT = 1 << 30  # a server that does not report max_model_len checks the length itself
 NOT_MEASURABLE = {
     "forward_passes_missing": "served: the server streams chunks, not forward passes (see stream_chunks)",
@@ -62,9 +61,11 @@ Kind = Literal["autoregressive", "diffusion"]
 
 @dataclass
 class Deadlines:
-    """How long a served run may wait, in seconds; set `handle.deadlines` to change them."""
+    """How long a served model may wait, in seconds: pass `load_served(url, deadlines=...)`, or set
+    `handle.deadlines` to change them for later runs. Stop and Ctrl-C end a run at once."""
 
     connect_s: float = 3.0  # opening the connection (an unreachable host fails within this)
+    listing_s: float = 5.0  # each read of /models and /version at load (a live server answers in ms)
     first_token_s: float = 120.0  # request sent -> first token (a busy server queues requests)
     between_chunks_s: float = 30.0  # one chunk -> the next
     total_s: float = 600.0  # the whole call
@@ -103,7 +104,9 @@ def load_served(
     api_key = _api_key()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     client = httpx.Client(
-        base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(LISTING_TIMEOUT_S, connect=deadlines.connect_s)
+        base_url=endpoint + "/",
+        headers=headers,
+        timeout=httpx.Timeout(deadlines.listing_s, connect=deadlines.connect_s),
     )
     started = time.perf_counter()
     try:
