@@ -122,6 +122,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ceiling.set_defaults(func=roofline_command)
 
 
+def register_report(subparsers: argparse._SubParsersAction) -> None:
+    """Add `report`: the cost-of-ownership report as one self-contained HTML file."""
+    report = subparsers.add_parser(
+        "report", help="write a self-contained HTML cost-of-ownership report from the results store"
+    )
+    report.add_argument("--out", type=Path, required=True, help="the .html file to write (replaced in one step)")
+    report.add_argument("--hardware", help="hardware profile the runs were measured on (see breakeven --list hardware)")
+    report.add_argument("--run-kind", choices=("autoregressive", "diffusion"), help="the kind priced first")
+    report.add_argument("--tariff", help=f"tariff name (default {DEFAULT_TARIFF}; see breakeven --list tariffs)")
+    report.add_argument("--cloud", default=DEFAULT_CLOUD, help="API compared first (see breakeven --list clouds)")
+    _add(report, tuple(option for option in _LOCAL + _ELECTRICITY + _CLOUD if option[0] in _REPORT_OPTIONS))
+    report.set_defaults(func=report_command)
+
+
+_REPORT_OPTIONS = (
+    "--store", "--price-usd", "--joules-per-token", "--power-w", "--idle-power-w", "--lifetime-years",
+    "--hours-per-day", "--start-hour", "--usd-per-eur", "--input-per-output", "--monthly-tokens",
+)  # fmt: skip
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from workbench.cost.report import report
+
+    _check_names(args, "hardware", "tariff", "cloud")
+    with user_flags():
+        path = report(
+            args.out,
+            store=args.store,
+            hardware=args.hardware,
+            tariff_name=args.tariff,
+            cloud=args.cloud,
+            price_usd=args.price_usd,
+            power_w=args.power_w,
+            joules_per_token=args.joules_per_token,
+            idle_power_w=args.idle_power_w,
+            usd_per_eur=args.usd_per_eur,
+            lifetime_years=args.lifetime_years,
+            hours_per_day=args.hours_per_day,
+            start_hour=args.start_hour,
+            monthly_tokens=args.monthly_tokens,
+            input_per_output=args.input_per_output,
+            run_kind=args.run_kind,
+        )
+    print(f"workbench: report written to {path} (open it in a browser; Print makes the PDF)")
+    return 0
+
+
 def breakeven_command(args: argparse.Namespace) -> int:
     if args.list:
         print(_listing(args, args.list))
@@ -281,9 +328,9 @@ def _print_breakeven(result: Comparison, local: LocalSetup, used: dict[str, Any]
         volume, share = result.breakeven_tokens_per_month, result.breakeven_utilisation
         print(f"  break-even: {units.tokens(volume, 'month')} ({units.percent(share)} of capacity)")
     if result.monthly_tokens is not None:
-        payback = "never" if result.payback_months is None else units.months(result.payback_months)
+        payback = result.payback_note if result.payback_months is None else units.months(result.payback_months)
         print(f"  payback at {units.tokens(result.monthly_tokens, 'month')}: {payback}", end="")
-        print(f" ({result.payback_note})" if result.payback_note else "")
+        print(f" ({result.payback_note})" if result.payback_note and result.payback_months is not None else "")
     for basis in ("measured", "given", "claim"):
         names = [_flag(name) for name, b in result.basis.items() if b == basis and (basis != "given" or name in local.basis)]
         if names or basis != "claim":
@@ -405,7 +452,7 @@ def _check_names(args: argparse.Namespace, *names: str) -> None:
         value = getattr(args, name)
         if value is not None and not value.strip():
             raise InvalidSettingError(name, value, "a non-empty name (leave the option out for the default)")
-    if args.data_dir is not None and not args.data_dir.is_dir():
+    if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
         raise InvalidSettingError("data_dir", str(args.data_dir), "an existing folder of edited CSV files")
 
 

@@ -37,7 +37,8 @@ class StoredRun:
     how: str  # e.g. "workbench compare on NVIDIA GeForce RTX 5090"
 
     def describe(self) -> str:
-        return f"run {self.run_uuid[:8]} ({self.model}, {self.kind}), measured {self.timestamp[:16]} UTC by {self.how}"
+        when = self.timestamp[:16].replace("T", " ")
+        return f"run {self.run_uuid[:8]} ({self.model}, {self.kind}), measured {when} UTC by {self.how}"
 
     def to_dict(self) -> dict[str, Any]:
         keys = ("run_uuid", "timestamp", "model", "kind", "device", "how")
@@ -74,7 +75,7 @@ def newest_run(
         what = f"measured on a {profile.device}" if profile is not None else "measured on this machine"
         if kind is not None:
             what += f" of kind {kind}"
-        there = ", ".join(f"{n} on {d}" for d, n in _devices(held).items()) or "none"
+        there = ", ".join(f"{n} on {d}" for d, n in devices(held).items()) or "none"
         ways = "measure one now with `workbench compare \"PROMPT\"` on that machine, give --tokens-per-s"
         if claims is not None and profile is not None:
             own = claims[claims["hardware"] == profile.name]
@@ -127,7 +128,8 @@ def _stored(row: dict[str, Any]) -> StoredRun:
     )
 
 
-def _devices(runs: pd.DataFrame) -> dict[str, int]:
+def devices(runs: pd.DataFrame) -> dict[str, int]:
+    """How many runs each device holds (its NVML name where recorded)."""
     if runs.empty:
         return {}
     names = runs["device_name"].where(runs["device_name"].notna(), runs["device"])
