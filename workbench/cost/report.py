@@ -93,8 +93,15 @@ def reproduce_command(path: Path, options: dict[str, Any]) -> str:
     for name, value in options.items():
         if value is None or (name, value) in _DEFAULTS:
             continue
-        argv += [f"--{name.replace('_', '-')}", value if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)]
+        argv += [f"--{name.replace('_', '-')}", _argument(value)]
     return shlex.join(argv)
+
+
+def _argument(value: Any) -> str:
+    """A value as typed on a command line: 3000000 rather than 3e+06, 0.35 as it is."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
 
 
 _DEFAULTS = {("cloud", DEFAULT_CLOUD), ("lifetime_years", 3.0), ("hours_per_day", 8.0), ("start_hour", 9.0), ("input_per_output", 1.0)}
