@@ -19,7 +19,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.cost import units
-from workbench.cost.report import report
+from workbench.cost.ownership_report import report
 from workbench.errors import InvalidSettingError
 
 CHROMIUM = "/usr/bin/chromium"

@@ -143,7 +143,7 @@ _REPORT_OPTIONS = (
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from workbench.cost.report import report
+    from workbench.cost.ownership_report import report
 
     _check_names(args, "hardware", "tariff", "cloud")
     with user_flags():
