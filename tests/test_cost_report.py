@@ -102,7 +102,9 @@ def test_report_opens_offline_prints_and_agrees_with_breakeven(store, tmp_path):
             assert float(figure["value"]) == raw  # the very same float
             shown = {"tokens_per_s": f"{units.plain(raw)} tok/s", "payback_months": units.months(raw)}
             tokens = units.tokens(raw, "month")
-            assert figure["text"] == shown.get(figure["key"], tokens if "tokens_per_month" in figure["key"] else units.usd(raw))
+            assert figure["text"] == shown.get(
+                figure["key"], tokens if "tokens_per_month" in figure["key"] else units.usd(raw)
+            )
         assert expected["run"]["kind"] == kind and expected["run"]["run_uuid"][:8] in html  # the same run named
 
 
@@ -123,7 +125,10 @@ def test_a_failed_report_leaves_the_old_one_and_no_temporary_file(store, tmp_pat
     damaged.write_text("{% for row in measured %} never closed")
     with pytest.raises(InvalidSettingError, match="template=.*a readable Jinja2 template"):
         report(target, store=store, template=damaged, **INPUTS)
-    assert target.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["damaged.html.j2", "report.html"]
+    assert target.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "damaged.html.j2",
+        "report.html",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -29,13 +29,13 @@ from workbench.cost.breakeven import Comparison, compare_costs
 from workbench.cost.claims import load_speed_claims
 from workbench.cost.cloud import CloudOffer, cloud_offer, load_cloud_prices
 from workbench.cost.local import DEFAULT_TARIFF, LocalSetup, local_setup
+from workbench.cost.measured import newest_run
 from workbench.cost.roofline import (
     BYTES_PER_PARAM,
     Roofline,
     percent_of_ceiling,
     roofline_for,
 )
-from workbench.cost.measured import newest_run
 from workbench.cost.tariffs import load_tariffs, load_tou_tariffs, tariff
 from workbench.errors import InvalidSettingError
 from workbench.hardware import HardwareProfile, hardware_profile, load_hardware
@@ -264,7 +264,9 @@ def _listing(args: argparse.Namespace, what: str) -> str:
     flat, tou = load_tariffs(_table(args, "tariffs.csv")), load_tou_tariffs(_table(args, "tou_tariffs.csv"))
     lines = [f"{r['name']:<24} {r['date']:<8} {r['description']}" for _, r in flat.iterrows()]
     first = tou.drop_duplicates("name")
-    lines += [f"{r['name']:<24} {r['date']:<8} time of use: {r['description'].split(':')[0]}" for _, r in first.iterrows()]
+    lines += [
+        f"{r['name']:<24} {r['date']:<8} time of use: {r['description'].split(':')[0]}" for _, r in first.iterrows()
+    ]
     return "\n".join(lines)
 
 
@@ -332,7 +334,9 @@ def _print_breakeven(result: Comparison, local: LocalSetup, used: dict[str, Any]
         print(f"  payback at {units.tokens(result.monthly_tokens, 'month')}: {payback}", end="")
         print(f" ({result.payback_note})" if result.payback_note and result.payback_months is not None else "")
     for basis in ("measured", "given", "claim"):
-        names = [_flag(name) for name, b in result.basis.items() if b == basis and (basis != "given" or name in local.basis)]
+        names = [
+            _flag(name) for name, b in result.basis.items() if b == basis and (basis != "given" or name in local.basis)
+        ]
         if names or basis != "claim":
             print(f"  {basis} inputs: {', '.join(names) or 'none'}")
     for note in result.notes:

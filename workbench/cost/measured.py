@@ -76,11 +76,13 @@ def newest_run(
         if kind is not None:
             what += f" of kind {kind}"
         there = ", ".join(f"{n} on {d}" for d, n in devices(held).items()) or "none"
-        ways = "measure one now with `workbench compare \"PROMPT\"` on that machine, give --tokens-per-s"
+        ways = 'measure one now with `workbench compare "PROMPT"` on that machine, give --tokens-per-s'
         if claims is not None and profile is not None:
             own = claims[claims["hardware"] == profile.name]
             listed = ", ".join(f"{r['name']} ({r['tokens_per_s']:g} tok/s, {r['date']})" for _, r in own.iterrows())
-            ways += f", or price a vendor claim with --speed-claim NAME ({listed or 'none published for ' + profile.name})"
+            ways += (
+                f", or price a vendor claim with --speed-claim NAME ({listed or 'none published for ' + profile.name})"
+            )
         raise InvalidSettingError(
             "--tokens-per-s", None, f"a speed: the store {path} holds no run {what} (its runs: {there}); {ways}"
         )

@@ -49,7 +49,6 @@ from workbench.measure.store import default_store_path
 from workbench.tables import DATA_DIR
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html.j2"
-KINDS = ("autoregressive", "diffusion")
 DEFAULT_CLOUD = "gemma-4-26b-a4b"  # the hosted AR twin of DiffusionGemma: the like-for-like price
 
 
@@ -104,7 +103,13 @@ def _argument(value: Any) -> str:
     return str(value)
 
 
-_DEFAULTS = {("cloud", DEFAULT_CLOUD), ("lifetime_years", 3.0), ("hours_per_day", 8.0), ("start_hour", 9.0), ("input_per_output", 1.0)}
+_DEFAULTS = {
+    ("cloud", DEFAULT_CLOUD),
+    ("lifetime_years", 3.0),
+    ("hours_per_day", 8.0),
+    ("start_hour", 9.0),
+    ("input_per_output", 1.0),
+}
 
 
 def _context(target: Path, options: dict[str, Any]) -> dict[str, Any]:
@@ -118,21 +123,22 @@ def _context(target: Path, options: dict[str, Any]) -> dict[str, Any]:
         where = f"a run measured on a {profile.device}" if profile is not None else "a run measured on this box"
         fix = "drop --hardware to report on the machine the runs came from, or " if profile is not None else ""
         allowed = f"a store holding {where} (its runs: {held}); {fix}run `workbench compare PROMPT` on it first"
-        raise InvalidSettingError("--hardware" if profile is not None else "--store", options["hardware"] or str(options["store"]), allowed)
-    kinds = [kind for kind in KINDS if (runs["kind"] == kind).any()] if not runs.empty else []
+        raise InvalidSettingError(
+            "--hardware" if profile is not None else "--store", options["hardware"] or str(options["store"]), allowed
+        )
+    kinds = sorted(set(runs["kind"].dropna().astype(str)))
     if options["run_kind"] is not None and options["run_kind"] not in kinds:
-        allowed = "the kind of a run in the store on this machine: " + (", ".join(kinds) or "none there")
+        allowed = "the kind of a run in the store on this machine: " + ", ".join(kinds)
         raise InvalidSettingError("--run-kind", options["run_kind"], allowed)
-    primary_kind = options["run_kind"] or (str(runs["kind"].iloc[-1]) if not runs.empty else None)
     priced = {}
-    for kind in kinds or [None]:
-        stored = newest_run(options["store"], profile, kind)  # refuses, with the ways forward, when none
+    for kind in kinds:
+        stored = newest_run(options["store"], profile, kind)
         local = _local(profile, stored, chosen_tariff, options)
         result = compare_costs(
             local, offer, input_per_output=options["input_per_output"], monthly_tokens=options["monthly_tokens"]
         )
-        priced[stored.kind] = (stored, local, result)
-    stored, local, main = priced[primary_kind] if primary_kind in priced else next(iter(priced.values()))
+        priced[kind] = (stored, local, result)
+    stored, local, main = priced[options["run_kind"] or str(runs["kind"].iloc[-1])]
     volume = options["monthly_tokens"] or main.capacity_tokens_per_month / 2
     clouds = [cloud_offer(name) for name in load_cloud_prices()["name"]]
     table = sensitivity_table(local, offer, input_per_output=options["input_per_output"])
@@ -377,7 +383,9 @@ def _write_atomically(target: Path, page: str) -> None:
     try:
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as error:
-        raise InvalidSettingError("--out", str(target), f"a path in a folder that exists and can be written ({error.strerror})") from None
+        raise InvalidSettingError(
+            "--out", str(target), f"a path in a folder that exists and can be written ({error.strerror})"
+        ) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(page)

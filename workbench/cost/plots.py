@@ -124,7 +124,10 @@ def plot_tornado(table: pd.DataFrame, top: int | None = None) -> Figure:
             ax.barh(y, at(value) - base, left=base, color=colour, alpha=0.8)
             if math.isinf(value):
                 ax.annotate("never", (edge, y), va="center", ha="right", fontsize="small")
-    labels = [f"{LABELS.get(r['input'], r['input'])}{' (measured)' if r['basis'] == 'measured' else ''}" for _, r in rows.iterrows()]
+    labels = [
+        f"{LABELS.get(r['input'], r['input'])}{' (measured)' if r['basis'] == 'measured' else ''}"
+        for _, r in rows.iterrows()
+    ]
     ax.set_yticks(range(len(rows)), labels)
     ax.axvline(base, color="black", lw=1)
     answer = table.attrs.get("answer", "answer")

@@ -63,7 +63,11 @@ LABELS = {
     "output_usd_per_m": "cloud output price (USD per M tokens)",
     "input_per_output": "input tokens per output token",
 }
-ANSWER_UNITS = {"breakeven_tokens_per_month": "tokens/month", "local_usd_per_m_tokens": "USD", "payback_months": "months"}
+ANSWER_UNITS = {
+    "breakeven_tokens_per_month": "tokens/month",
+    "local_usd_per_m_tokens": "USD",
+    "payback_months": "months",
+}
 # Limits an input cannot pass whatever the percentage says.
 _CEILINGS = {"hours_per_day": 24.0, "resale_fraction": 0.99}
 _FLOORS = {"system_overhead_factor": 1.0}  # below 1 the box would draw less than its GPU
