@@ -1,15 +1,20 @@
-"""The `breakeven` and `roofline` subcommands, for the `workbench` command line to mount.
+"""The `breakeven`, `roofline` and `report` subcommands, for the `workbench` command line to mount.
 
-`register(subparsers)` adds both; each sets `func` to a handler that takes the parsed arguments,
-prints a short summary (or JSON with `--json`) and returns an exit code. Bad input raises
-`InvalidSettingError`, which the main CLI turns into one line. Every model input has an option;
-`--data-dir` points at a folder of edited CSV files (any file missing there comes from the bundled
-data). A measured run comes from a JSON file (`--run`, also the list `workbench compare --json`
-prints, with `--run-kind`) or from a results store (`--store`, `--run-uuid`). A measured served run
-(`--cloud-run`, e.g. from `workbench compare --served URL --json`) puts the endpoint's speed and
-first-token latency beside the cloud price; the price alone still sets the cloud's cost per token,
-because a hosted API bills tokens, not seconds. Left out: plots (they belong in a notebook) and
-reading many runs at once.
+`register(subparsers)` adds `breakeven` and `roofline`, `register_report(subparsers)` adds `report`;
+each sets `func` to a handler that takes the parsed arguments, prints a short summary in readable
+units (or JSON with raw numbers, with `--json`) and returns an exit code. Bad input raises
+`InvalidSettingError` naming the flag the user typed (`--price-usd`, not `price_usd`), which the main
+CLI turns into one line. `breakeven --list hardware|tariffs|clouds` prints the valid names with dates.
+
+Where the speed comes from, first match wins: `--tokens-per-s`; a vendor claim (`--speed-claim`,
+labelled a claim); a run from a JSON file (`--run`, also the list `workbench compare --json` prints,
+with `--run-kind`) or a stored run (`--run-uuid`); else the newest run in the results store (`--store`,
+default `$WORKBENCH_STORE`) measured on `--hardware`, named in the output. With none of those it
+refuses and lists the ways forward. `--data-dir` points at a folder of edited CSV files (any file
+missing there comes from the bundled data). A measured served run (`--cloud-run`) puts the endpoint's
+speed and first-token latency beside the cloud price; the price alone still sets the cloud's cost per
+token, because a hosted API bills tokens, not seconds. `report` writes the HTML report of
+`workbench.cost.report`. Left out: plots on the terminal (they are in the report and the notebooks).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 (any local device when no profile is given) and returns it with a sentence saying which run it is,
 when and how it was measured; with no such run it refuses, naming what the store does hold and the
 three ways forward (measure with `workbench compare`, type `--tokens-per-s`, or price a dated vendor
-claim). `run_summary(store, profile)` groups that machine's runs by model and kind: warm medians
+claim). `machine_runs(store, profile)` lists that machine's runs; `run_summary(runs)` groups them by model and kind: warm medians
 with their spread, cold start (load time) and energy per token, for the report. Left out: runs
 filtered by prompt or settings (every run of a model counts), and outlier rejection.
 """
