@@ -86,6 +86,16 @@ def report(
     return target
 
 
+# Options left out of the rebuild command when they hold the command line's own default.
+_DEFAULTS = {
+    ("cloud", DEFAULT_CLOUD),
+    ("lifetime_years", 3.0),
+    ("hours_per_day", 8.0),
+    ("start_hour", 9.0),
+    ("input_per_output", 1.0),
+}
+
+
 def reproduce_command(path: Path, options: dict[str, Any]) -> str:
     """The `workbench report` command line that rebuilds this report."""
     argv = ["workbench", "report", "--out", str(path)]
@@ -101,15 +111,6 @@ def _argument(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return str(value)
-
-
-_DEFAULTS = {
-    ("cloud", DEFAULT_CLOUD),
-    ("lifetime_years", 3.0),
-    ("hours_per_day", 8.0),
-    ("start_hour", 9.0),
-    ("input_per_output", 1.0),
-}
 
 
 def _context(target: Path, options: dict[str, Any]) -> dict[str, Any]:
