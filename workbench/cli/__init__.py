@@ -7,6 +7,7 @@
     workbench doctor                            # versions in use, and whether each is a tested one
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
+    workbench report --out report.html --price-usd 1999 --tariff san-diego   # a cost report from the store
     workbench plan diffusiongemma-26b-a4b --hardware rtx-5090 --precision bf16   # will it fit? before any download
     workbench evaluate seams --stories 8        # generate, then run an evaluation by name (--list: all of them)
 
@@ -60,6 +61,7 @@ def _number(text: str) -> float | str:
 
 def build_parser() -> argparse.ArgumentParser:
     from workbench.cli.cost import register as register_cost_commands
+    from workbench.cli.cost import register_report as register_report_command
     from workbench.cli.evaluate import register as register_evaluate_command
 
     parser = OneLineParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.set_defaults(func=_run_plan)
 
     register_cost_commands(commands)  # breakeven, roofline
+    register_report_command(commands)
     register_evaluate_command(commands)
     return parser
 
