@@ -19,7 +19,7 @@ from workbench.engine.result import (
 )
 from workbench.errors import InvalidSettingError
 from workbench.widgets import CanvasView
-from workbench.widgets.canvas_html import frame_html, resolved_step
+from workbench.export.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import Throttle
 
 
