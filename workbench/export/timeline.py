@@ -100,6 +100,8 @@ def timeline(result: GenerationResult, tokenizer: Any = None, *, max_frames: int
             notes.append("per-step canvases are not available: this run has no trace (a served or stored run)")
         else:
             notes.append("per-step canvases are not available: an autoregressive run has no canvas")
+    if result.telemetry.get("replay_missing"):  # a stored run kept without its timeline (see measure.store)
+        notes.append(str(result.telemetry["replay_missing"]))
     if not frames:
         notes.append("no timeline was recorded for this run (no token or step times)")
         frames = [Frame(0.0, "no recorded steps", result.new_tokens, result.text)]
