@@ -173,7 +173,9 @@ def _draw(lanes: list[Timeline], t_s: float, width: int, height: int, speed: flo
     return picture
 
 
-def _draw_lane(draw: ImageDraw.ImageDraw, lane: Timeline, t_s: float, box: tuple[int, int, int, int], unit: int) -> None:
+def _draw_lane(
+    draw: ImageDraw.ImageDraw, lane: Timeline, t_s: float, box: tuple[int, int, int, int], unit: int
+) -> None:
     left, top, right, bottom = box
     frame = lane.frame_at(t_s)
     numbers = numbers_at(lane, t_s)
@@ -207,7 +209,9 @@ def _chips(draw: ImageDraw.ImageDraw, chips: Sequence[Any], box: tuple[int, int,
         if y + row > bottom:
             break  # a canvas taller than the picture: the rest would be drawn off it
         red, green, blue, alpha = chip_rgba(chip.state, chip.confidence)
-        draw.rounded_rectangle((x, y, x + size, y + row - gap), radius=unit // 5, fill=(red, green, blue, int(alpha * 255)))
+        draw.rounded_rectangle(
+            (x, y, x + size, y + row - gap), radius=unit // 5, fill=(red, green, blue, int(alpha * 255))
+        )
         draw.text((x + pad, y + pad // 2), word, font=font, fill=_GREY if chip.state == NOISE else _INK)
         x += size + gap
     return y + row

@@ -215,11 +215,16 @@ class ResultsStore:
             connection.row_factory = sqlite3.Row
             row = connection.execute(f"SELECT * FROM runs WHERE {column} = ?", [key]).fetchone()
             has_table = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'traces'").fetchone()
-            replay = has_table and connection.execute(
-                "SELECT replay FROM traces WHERE run_uuid = ?", [row["run_uuid"] if row else None]
-            ).fetchone()
+            replay = (
+                has_table
+                and connection.execute(
+                    "SELECT replay FROM traces WHERE run_uuid = ?", [row["run_uuid"] if row else None]
+                ).fetchone()
+            )
         if row is None:
-            raise InvalidSettingError("run_id", run_id, f"the id or run_uuid of a run in {self.path} ({len(self)} runs)")
+            raise InvalidSettingError(
+                "run_id", run_id, f"the id or run_uuid of a run in {self.path} ({len(self)} runs)"
+            )
         kept = json.loads(replay[0]) if replay else {}
         telemetry = json.loads(row["telemetry"] or "{}")
         if not replay:
