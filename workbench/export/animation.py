@@ -157,7 +157,7 @@ def _gif_palette() -> Image.Image:
     With a palette of its own per frame (Pillow's default), no two frames share colours and the GIF
     cannot store only what changed; one fixed palette made a race GIF about six times smaller.
     """
-    colours = [_BACKGROUND, _INK, _GREY, _NOTE, _TRACK]
+    colours: list[tuple[int, ...]] = [_BACKGROUND, _INK, _GREY, _NOTE, _TRACK]
     for state in (NOISE, NEW, KEPT):
         for shade in range(8):
             red, green, blue, alpha = chip_rgba(state, shade / 7)
