@@ -197,3 +197,23 @@ def test_workbench_export_writes_a_stored_run_and_refuses_an_unknown_id(runs, tm
     )
     assert unknown.returncode == 2 and "run_id='77'" in unknown.stderr and "\n" == unknown.stderr[-1]
     assert unknown.stderr.count("\n") == 1
+
+
+def test_compare_export_writes_the_race_and_refuses_a_missing_folder_before_running(tmp_path):
+    env = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "workbench.cli", "compare", PROMPT, "--max-new-tokens", "12", "--no-store"]
+    missing = subprocess.run(
+        [*command, "--export", str(tmp_path / "nope")], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert missing.returncode == 2 and "--export" in missing.stderr and "running" not in missing.stderr
+    done = subprocess.run(
+        [*command, "--export", str(tmp_path), "--size", "640x360", "--fps", "10"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "race.html").read_text()
+    assert "autoregressive: tiny-ar" in page and "diffusion: tiny-diffusion" in page
+    with Image.open(tmp_path / "race.gif") as gif:
+        assert gif.size == (640, 360) and gif.n_frames > 2
+    with imageio.get_reader(tmp_path / "race.mp4", format="FFMPEG") as reader:
+        assert reader.get_meta_data()["fps"] == 10
