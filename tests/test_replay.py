@@ -113,10 +113,9 @@ def test_replay_reaches_each_lanes_last_frame_at_its_recorded_time(runs):
     wall = time.monotonic() - started
     end = shared_end_s(view.lanes)
     assert wall >= end  # true speed: never faster than the run was
-    tick = view.tick_s * 1.0
     for number, lane in enumerate(view.lanes):
         # Shown no earlier than recorded, and within a frame (plus scheduling slack on busy cores).
-        assert lane.end_s <= view.reached[number] <= lane.end_s + tick + 0.05
+        assert lane.end_s <= view.reached[number] <= lane.end_s + view.tick_s + 0.05
     assert view.scrubber.value == end and not view.play_button.disabled
 
 
