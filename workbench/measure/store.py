@@ -15,8 +15,13 @@ shared *folder* must be a local disk (e.g. a JupyterHub's shared volume): SQLite
 work over network filesystems. A path holding anything other than a workbench store, whether not
 SQLite at all or another program's database, raises `ResultsStoreError` and is left untouched.
 
-Left out: the per-step diffusion trace (large; it belongs in its own file) and schema migrations
-(there is only schema 1 so far).
+Each run's timeline (token ids, step times and the diffusion trace) goes in a side table, `traces`,
+keyed by run_uuid, so `store.result(run_id)` gives back a `GenerationResult` that replays and exports
+(`workbench export RUN_ID`). The table is created when missing, so a store written before it existed
+still opens (and is read by older workbench versions, which ignore it); its older runs come back
+without a timeline, and say so in `telemetry["replay_missing"]`. CSV and Parquet exports and the
+busy-store side file carry the runs' rows only, not their timelines.
+Left out: schema migrations (there is only schema 1 so far).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
-from workbench.engine.result import GenerationResult
+from workbench.engine.result import DenoisingStep, GenerationResult
 from workbench.errors import InvalidSettingError, WorkbenchError, scrub
 from workbench.measure.telemetry.environment import (
     cuda_device_name,
@@ -103,6 +108,8 @@ _CONSTRAINTS = {"id": "PRIMARY KEY", "run_uuid": "NOT NULL UNIQUE", "timestamp":
 _CREATE_TABLE = "CREATE TABLE IF NOT EXISTS runs ({})".format(
     ", ".join(f"{name} {kind} {_CONSTRAINTS.get(name, '')}".strip() for name, kind in COLUMNS.items())
 )
+_CREATE_TRACES = "CREATE TABLE IF NOT EXISTS traces (run_uuid TEXT PRIMARY KEY, replay TEXT NOT NULL)"
+NO_TRACE_TABLE = "this run was stored without its timeline (by a workbench before the store kept traces, or imported from CSV/Parquet)"
 _PANDAS_TYPES = {"INTEGER": "Int64", "REAL": "float64", "TEXT": "object"}
 
 
@@ -148,6 +155,7 @@ class ResultsStore:
         row = self._row(result, tags)
         with self._transaction() as connection:
             cursor = connection.execute(_insert(row), list(row.values()))
+            _add_replay(connection, row["run_uuid"], result)
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
     def add_all(self, results: list[GenerationResult], tags: dict[str, Any] | None = None) -> Path | None:
@@ -159,8 +167,9 @@ class ResultsStore:
         rows = [self._row(result, tags) for result in results]
         try:
             with self._transaction() as connection:
-                for row in rows:
+                for row, result in zip(rows, results):
                     connection.execute(_insert(row), list(row.values()))
+                    _add_replay(connection, row["run_uuid"], result)
             return None
         except StoreBusyError:
             pass
@@ -201,6 +210,43 @@ class ResultsStore:
         with closing(self._connect()) as connection:
             frame = pd.read_sql_query(f"SELECT * FROM runs{where} ORDER BY id", connection, params=parameters)
         return frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
+
+    def result(self, run_id: int | str) -> GenerationResult:
+        """One stored run as a `GenerationResult` (by row id or run_uuid), with its timeline when kept."""
+        column = "id" if isinstance(run_id, int) or str(run_id).isdigit() else "run_uuid"
+        key = int(run_id) if column == "id" else str(run_id)
+        with closing(self._connect()) as connection:
+            connection.row_factory = sqlite3.Row
+            row = connection.execute(f"SELECT * FROM runs WHERE {column} = ?", [key]).fetchone()
+            has_table = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'traces'").fetchone()
+            replay = (
+                has_table
+                and connection.execute(
+                    "SELECT replay FROM traces WHERE run_uuid = ?", [row["run_uuid"] if row else None]
+                ).fetchone()
+            )
+        if row is None:
+            raise InvalidSettingError(
+                "run_id", run_id, f"the id or run_uuid of a run in {self.path} ({len(self)} runs)"
+            )
+        kept = json.loads(replay[0]) if replay else {}
+        telemetry = json.loads(row["telemetry"] or "{}")
+        if not replay:
+            telemetry["replay_missing"] = NO_TRACE_TABLE
+        return GenerationResult(
+            **{name: row[name] for name in ("model", "kind", "prompt", "text", "finish_reason", "device", "dtype")},
+            settings=json.loads(row["settings"] or "{}"),
+            token_ids=kept.get("token_ids", []),
+            load_s=row["load_s"],
+            prefill_s=row["prefill_s"],
+            time_to_first_token_s=row["time_to_first_token_s"],
+            total_s=row["total_s"],
+            step_times_s=kept.get("step_times_s", []),
+            forward_passes=row["forward_passes"],
+            prompt_tokens=row["prompt_tokens"],
+            trace=[DenoisingStep(**step) for step in kept.get("trace", [])],
+            telemetry=telemetry,
+        )
 
     def export(self, path: str | Path, *, overwrite: bool = False) -> int:
         """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows.
@@ -279,6 +325,7 @@ class ResultsStore:
             if connection.execute("PRAGMA application_id").fetchone()[0] not in (0, APPLICATION_ID):
                 raise ResultsStoreError(self.path, "became another program's database while being created")
             connection.execute(_CREATE_TABLE)
+            connection.execute(_CREATE_TRACES)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -334,6 +381,14 @@ class ResultsStore:
         }
         # A metric newer than this schema has no column yet; it is kept in the `metrics` JSON.
         return {name: value for name, value in row.items() if name in COLUMNS}
+
+
+def _add_replay(connection: sqlite3.Connection, run_uuid: str, result: GenerationResult) -> None:
+    # Created here too: a store made before the table existed gains it with its first new run.
+    connection.execute(_CREATE_TRACES)
+    data = result.to_dict(include_trace=True)  # non-finite numbers already None
+    replay = {name: data[name] for name in ("token_ids", "step_times_s", "trace")}
+    connection.execute("INSERT INTO traces (run_uuid, replay) VALUES (?, ?)", [run_uuid, json.dumps(replay)])
 
 
 def _insert(row: dict[str, Any]) -> str:
