@@ -89,6 +89,7 @@ class ControlPanel:
             self.status,
             self.race.widget,
             self.canvas.widget,
+            self.race.replay.widget,
             widgets.HTML("<b>Runs so far</b>"),
             self.table.html,
         ])  # fmt: skip
