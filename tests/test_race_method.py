@@ -18,7 +18,9 @@ def test_first_race_warms_up_and_shows_the_cold_first_token(autoregressive, diff
     assert 'data-outcome="too_few"' in race.verdict.value or 'data-outcome="withheld"' in race.verdict.value
     assert "1 race(s)" in race.verdict.value
     # A new seed is the same work: no second warm-up, the same cold figure stays
-    race.run("once upon a time", ar=(autoregressive, {**AR, "seed": 1}), diffusion=(diffusion, {**DIFFUSION, "seed": 1}))
+    race.run(
+        "once upon a time", ar=(autoregressive, {**AR, "seed": 1}), diffusion=(diffusion, {**DIFFUSION, "seed": 1})
+    )
     assert len(race._cold) == 2
     assert "2 race(s)" in race.verdict.value  # the same work, so the same series of races
 

@@ -35,9 +35,9 @@ from workbench.engine.result import GenerationResult, StepEvent
 from workbench.engine.settings import DiffusionSettings, GenerationSettings
 from workbench.errors import InvalidSettingError
 from workbench.measure.measurement import Measurement
-from workbench.measure.verdict import compare_samples
 from workbench.measure.telemetry.energy import measured_generate
 from workbench.measure.telemetry.power import live_power_reader
+from workbench.measure.verdict import compare_samples
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
