@@ -44,6 +44,7 @@ from workbench.measure.verdict import CONFIDENCE, Verdict, compare_samples, medi
 # Six warm pairs: the fewest whose order-statistics interval of the median reaches 95% (see
 # `workbench.measure.verdict`); on the embedded models that is a few seconds after loading.
 DEFAULT_REPEATS = samples_needed(CONFIDENCE)
+MAX_REPEATS = 100  # a typo (1000000) must not hold the machine for a day
 TIMED_FIGURES = ("tokens_per_second", "time_to_first_token_s")
 UNUSABLE = ("error", "stopped", "interrupted")  # a run that ended this way has no speed to compare
 TABLE_COLUMNS = {
@@ -191,8 +192,10 @@ def compare_runs(
     each once cold, then `repeats` warm rounds, each run under an energy meter. `progress` is told
     what starts. Raises KeyboardInterrupt if a run was interrupted."""
     check_prompt(prompt)  # before minutes of loading
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise InvalidSettingError("repeats", repeats, f"a whole number >= 1 (a verdict needs {DEFAULT_REPEATS})")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        raise InvalidSettingError(
+            "repeats", repeats, f"a whole number from 1 to {MAX_REPEATS} (a verdict needs {DEFAULT_REPEATS})"
+        )
     say = progress or (lambda message: None)
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
@@ -231,6 +234,8 @@ def compare_runs(
             try:
                 result = measured_generate(handle, prompt, **settings)
             except Exception as error:  # one lane's fault must not lose the others' finished runs
+                if not comparison.results:
+                    raise  # nothing finished yet, so nothing to keep: the error is the whole answer
                 failed.add(index)
                 comparison.failures.append(LaneFailure(handle.name, handle.kind, describe(error)))
                 continue
