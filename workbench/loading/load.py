@@ -13,10 +13,10 @@ that will not fit the device is refused with the plan's numbers (`ModelDoesNotFi
 format is in the checkpoint's config) and a hub id whose config is not cached.
 
 Thread policy: torch's CPU kernels use one thread per core by default, and on a small machine that
-is fragile: with 2 cores and one other busy process (a browser, a second notebook), two threads keep
-waiting for each other (measured on a 2-core machine, see benchmarks/thread_policy.py: a 23-pass
-diffusion run took 4-17 s with 2 threads, 0.5 s with 1; the first run after loading took 7.6 s to its
-first token with 2 threads, 0.3 s with 1). So `load` sets torch's thread count to all cores but one
+is fragile: with 2 cores and other busy processes (a browser, a second notebook), the threads keep
+waiting for each other. Measured on a 2-core machine with other jobs running (benchmarks/thread_policy.py,
+README "Threads"): a warm 23-pass tiny-diffusion run took 0.40 s with 1 thread and 24 s with 2; an
+84-token tiny-ar run 1.35 s and 10 s. So `load` sets torch's thread count to all cores but one
 (at least 1), unless `threads=` or `WORKBENCH_THREADS` says otherwise, or `OMP_NUM_THREADS` was set
 (then torch's own choice stands). The count is process-wide (a torch setting) and every timed run
 records the one it ran with.
