@@ -92,3 +92,27 @@ def test_a_run_on_a_quiet_machine_is_not_busy(diffusion):
         pytest.skip(f"this machine is already busy with other work ({share} cores): quiet cannot be checked now")
     result = measured_generate(diffusion, "once upon a time", max_new_tokens=16, steps=4, seed=0, warn=False)
     assert Measurement.from_result(result).busy is False
+
+
+def test_throttle_reasons_are_named_from_the_library_constants():
+    import types
+
+    from workbench.measure.conditions import throttle_names
+
+    lib = types.SimpleNamespace(
+        nvmlClocksThrottleReasonGpuIdle=0x1,
+        nvmlClocksThrottleReasonSwPowerCap=0x4,
+        nvmlClocksThrottleReasonHwSlowdown=0x8,
+        nvmlClocksThrottleReasonSwThermalSlowdown=0x20,
+        nvmlClocksThrottleReasonNone=0x0,
+        nvmlClocksThrottleReasonAll=0xFF,
+    )
+    assert throttle_names(lib, 0x1 | 0x4 | 0x20) == ("SwPowerCap", "SwThermalSlowdown")  # idle is no throttle
+    assert throttle_names(lib, 0x0) == ()
+
+
+def test_on_a_cpu_run_the_gpu_figures_are_missing_with_a_reason():
+    from workbench.measure.conditions import gpu_conditions
+
+    gpu = gpu_conditions("cpu")
+    assert gpu.sm_clock_mhz is None and gpu.throttle_reasons is None and gpu.missing == "run on cpu: no GPU"

@@ -166,11 +166,12 @@ def test_gpu_energy_over_a_real_run():
             x = torch.tanh(x @ x / 4096)
             torch.cuda.synchronize()
     reading = meter.reading
-    assert reading["gpu_energy_j"] > 0, reading
-    assert reading["gpu_energy_method"] in ("counter", "power-sampling")
-    assert reading["avg_power_w"] == pytest.approx(reading["gpu_energy_j"] / reading["window_s"])
-    assert reading["marginal_energy_j"] < reading["gpu_energy_j"]
-    assert reading["short_window_warning"] is None
+    assert reading is not None and reading.gpu_energy_j is not None and reading.marginal_energy_j is not None
+    assert reading.gpu_energy_j > 0, reading
+    assert reading.gpu_energy_method in ("counter", "power-sampling")
+    assert reading.avg_power_w == pytest.approx(reading.gpu_energy_j / reading.window_s)
+    assert reading.marginal_energy_j < reading.gpu_energy_j
+    assert reading.short_window_warning is None
     with pytest.warns(TelemetryWarning, match="energy window was"):
         with EnergyMeter("cuda:0"):
             torch.cuda.synchronize()
