@@ -4,19 +4,36 @@ It serves `/v1/models` and a streaming `/v1/completions` whose behaviour is chos
 model name (all of them are listed, so `load(url, model=NAME)` picks one): a good stream, an HTTP
 error, a malformed event, a stall before or after the first chunk, a connection closed mid-stream (plain, or mid-way through
 HTTP/1.1 chunked framing, as when a vLLM process dies),
-an error body that echoes the caller's Authorization header. Real sockets, real HTTP: only the
-server's behaviour is made up. Every request's Authorization header is kept in `seen_authorization`.
+an error body that echoes the caller's Authorization header, a slow stream that notes when the
+client goes away ("slow": `disconnected_after_s`), and "raw", which sends what the test set with
+`answer(stream=...)`: `{"events": [payload, ...]}` as `data:` lines then [DONE], or `{"status": 500,
+"body": "..."}`; so a test can make any malformed or secret-bearing answer. `answer(models=...,
+version=...)` replaces the answers to /v1/models and /version. Real sockets, real HTTP: only the server's behaviour is made up.
+Every request's Authorization header is kept in `seen_authorization`.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
 
-BEHAVIOURS = ("ok", "http500", "http400", "malformed", "stall-first", "stall", "close", "die", "echo-key")
+BEHAVIOURS = (
+    "ok",
+    "http500",
+    "http400",
+    "malformed",
+    "stall-first",
+    "stall",
+    "close",
+    "die",
+    "echo-key",
+    "slow",
+    "raw",
+)
 STALL_S = 8.0  # longer than any deadline the tests set; the server threads are daemons
 
 
@@ -32,8 +49,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen_authorization.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
-        if self.path == "/v1/models":
+        if self.path == "/v1/models" and self.server.models_body is not None:  # type: ignore[attr-defined]
+            self._json(200, self.server.models_body)  # type: ignore[attr-defined]
+        elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": name, "max_model_len": 256} for name in BEHAVIOURS]})
+        elif self.path == "/version" and self.server.version_body is not None:  # type: ignore[attr-defined]
+            self._json(200, self.server.version_body)  # type: ignore[attr-defined]
         elif self.path == "/not-openai/v1/models":  # a web server that is not an OpenAI-compatible one
             self._json(200, {"hello": "world"})
         else:
@@ -47,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(500, {"error": {"message": "engine dead"}})
         if behaviour == "http400":
             return self._json(400, {"error": {"message": "max_tokens is too large"}})
+        if behaviour == "raw":
+            return self._raw(self.server.stream_plan)  # type: ignore[attr-defined]
         if behaviour == "echo-key":
             return self._json(500, {"error": {"message": f"bad credentials {self.headers.get('Authorization')}"}})
         if behaviour == "die":  # HTTP/1.1 chunked, as vLLM streams, then the process is gone mid-body
@@ -61,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
+        if behaviour == "slow":
+            return self._slow()
         if behaviour == "stall-first":
             time.sleep(STALL_S)
             return
@@ -76,6 +101,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(_chunk(" a", 13, finish="length"))
         self._event({"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 3}})
         self._line("data: [DONE]")
+
+    def _raw(self, plan: dict[str, Any]) -> None:
+        if plan.get("status", 200) != 200:
+            payload = plan["body"].encode()
+            self.send_response(plan["status"])
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for event in plan["events"]:
+            self._line(f"data: {event}")
+        self._line("data: [DONE]")
+
+    def _slow(self) -> None:
+        """One chunk, then one every STALL_S; notes how long after the first the client went away."""
+        self._event(_chunk(" once", 11))
+        sent = time.monotonic()
+        next_chunk = sent + STALL_S
+        while time.monotonic() - sent < 2 * STALL_S:
+            readable, _, _ = select.select([self.connection], [], [], 0.02)
+            if readable and not self.connection.recv(1):  # end of stream: the client closed
+                self.server.disconnected_after_s.append(time.monotonic() - sent)  # type: ignore[attr-defined]
+                return
+            if time.monotonic() > next_chunk:
+                self._event(_chunk(" upon", 12))
+                next_chunk += STALL_S
 
     def _event(self, data: dict) -> None:
         self._line(f"data: {json.dumps(data)}")
@@ -101,6 +155,10 @@ class FakeServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.seen_authorization = []  # type: ignore[attr-defined]
+        self._server.disconnected_after_s = []  # type: ignore[attr-defined]
+        self._server.models_body = None  # type: ignore[attr-defined]
+        self._server.version_body = None  # type: ignore[attr-defined]
+        self._server.stream_plan = {"events": []}  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -109,6 +167,16 @@ class FakeServer:
     @property
     def seen_authorization(self) -> list[str | None]:
         return self._server.seen_authorization  # type: ignore[attr-defined]
+
+    @property
+    def disconnected_after_s(self) -> list[float]:
+        return self._server.disconnected_after_s  # type: ignore[attr-defined]
+
+    def answer(self, *, models: Any = None, version: Any = None, stream: dict[str, Any] | None = None) -> None:
+        """Replace the answers to /v1/models and /version (None: the usual ones) and to model "raw"."""
+        self._server.models_body = models  # type: ignore[attr-defined]
+        self._server.version_body = version  # type: ignore[attr-defined]
+        self._server.stream_plan = stream or {"events": []}  # type: ignore[attr-defined]
 
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()

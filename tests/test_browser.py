@@ -124,6 +124,9 @@ def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
             expect(page.locator('.wb-canvas[data-run="1"][data-frame="final"]')).to_be_visible()
 
             steps = page.locator(".wb-steps")
+            # Run All leaves the view at the notebook's end; JupyterLab skips rendering cells out of
+            # view (CSS content-visibility), and a skipped readout's text reads as empty.
+            steps.scroll_into_view_if_needed()
             before = int(steps.locator(".widget-readout").inner_text())
             steps.locator(".noUi-handle").focus()
             for _ in range(before // 2):  # halve the steps with the keyboard, as a person might

@@ -6,10 +6,11 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import shutil
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workbench.cli.cost import register
@@ -85,7 +86,7 @@ def test_breakeven_from_a_measured_run_file(capsys, tmp_path):
     assert comparison["cloud"] == "mercury-2"
 
 
-def gpu_run(kind: str, tokens: int = 200, joules: float = 0.5):
+def gpu_run(kind: str, tokens: int = 200, joules: float = 0.5, device_name: str | None = None):
     """A GPU run as the engine records it: energy in telemetry, measured on a real meter."""
     from workbench.engine.result import GenerationResult
 
@@ -94,7 +95,8 @@ def gpu_run(kind: str, tokens: int = 200, joules: float = 0.5):
         finish_reason="length", device="cuda:0", dtype="bfloat16", load_s=1.0, prefill_s=0.01,
         time_to_first_token_s=0.02, total_s=0.4, step_times_s=[], forward_passes=10, prompt_tokens=3,
         telemetry={"joules_per_token": joules, "joules_per_token_missing": None, "avg_power_w": joules * tokens / 0.4,
-                   "gpu_energy_j": joules * tokens, "gpu_energy_missing": None, "idle_power_w": 40.0},
+                   "gpu_energy_j": joules * tokens, "gpu_energy_missing": None, "idle_power_w": 40.0,
+                   **({"device_name": device_name} if device_name else {})},
     )  # fmt: skip
 
 
@@ -106,7 +108,7 @@ def test_breakeven_takes_a_run_from_compare_json_output(capsys, tmp_path):
     local = json.loads(out)["local"]
     assert code == 0 and local["tokens_per_s"] == pytest.approx(500.0) and local["joules_per_token"] == 0.5
     assert local["basis"]["joules_per_token"] == "measured" and local["idle_power_w"] == 40.0
-    with pytest.raises(InvalidSettingError, match="run_kind=None .*autoregressive, diffusion"):
+    with pytest.raises(InvalidSettingError, match="--run-kind=None .*autoregressive, diffusion"):
         run(capsys, *base)
 
 
@@ -120,7 +122,7 @@ def test_breakeven_takes_a_run_from_the_results_store(capsys, tmp_path):
     code, out = run(capsys, *base, "--run-uuid", uuid)
     local = json.loads(out)["local"]
     assert code == 0 and local["joules_per_token"] == 0.25 and local["basis"]["tokens_per_s"] == "measured"
-    with pytest.raises(InvalidSettingError, match="run_uuid='nope'"):
+    with pytest.raises(InvalidSettingError, match="--run-uuid='nope'"):
         run(capsys, *base, "--run-uuid", "nope")
 
 
@@ -145,12 +147,12 @@ def test_breakeven_reads_an_edited_data_dir(capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv, parameter",
     [
-        (["--hardware", "rtx-9090", "--tokens-per-s", "100"], "hardware"),
-        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--hours-per-day", "30"], "hours_per_day"),
-        (["--hardware", "rtx-5090", "--tokens-per-s", "0"], "tokens_per_s"),
-        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--tariff", "moon"], "tariff"),
-        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--input-usd-per-m", "0.1"], "output_usd_per_m"),
-        (["--price-usd", "-5", "--tokens-per-s", "100", "--power-w", "300"], "price_usd"),
+        (["--hardware", "rtx-9090", "--tokens-per-s", "100"], "--hardware"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--hours-per-day", "30"], "--hours-per-day"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "0"], "--tokens-per-s"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--tariff", "moon"], "--tariff"),
+        (["--hardware", "rtx-5090", "--tokens-per-s", "100", "--input-usd-per-m", "0.1"], "--output-usd-per-m"),
+        (["--price-usd", "-5", "--tokens-per-s", "100", "--power-w", "300"], "--price-usd"),
     ],
 )
 def test_breakeven_bad_input_raises(capsys, argv, parameter):
@@ -185,7 +187,7 @@ def test_roofline_explicit_device_summary(capsys):
 
 
 def test_roofline_bad_input_raises(capsys):
-    with pytest.raises(InvalidSettingError, match="bandwidth_gb_s"):
+    with pytest.raises(InvalidSettingError, match="--bandwidth-gb-s"):
         run(capsys, "roofline", "--bandwidth-gb-s", "-1")
 
 
@@ -203,6 +205,8 @@ NUMBERS = st.one_of(
 
 
 @settings(max_examples=120, deadline=None)
+# A break-even that is reached has no never_reason: the key is left out rather than set to null.
+@example(speed=1.0, power=0.5, idle=0.0, hours=1.0, kwh=1.0, price=507.0, monthly=1.0)
 @given(speed=NUMBERS, power=NUMBERS, idle=NUMBERS, hours=NUMBERS, kwh=NUMBERS, price=NUMBERS, monthly=NUMBERS)
 def test_breakeven_json_is_valid_or_the_input_is_named(speed, power, idle, hours, kwh, price, monthly):
     from workbench.cli import main
@@ -290,5 +294,87 @@ def test_breakeven_puts_a_measured_served_run_beside_the_cloud_price(capsys, tmp
         run(capsys, "breakeven", "--hardware", "rtx-5090", "--run", str(single))
     local = tmp_path / "local.json"
     local.write_text(gpu_run("diffusion").to_json())
-    with pytest.raises(InvalidSettingError, match="cloud_run=.*a served run"):
+    with pytest.raises(InvalidSettingError, match="--cloud-run=.*a served run"):
         run(capsys, "breakeven", "--hardware", "rtx-5090", "--cloud-run", str(local))
+
+
+RTX_5090 = "NVIDIA GeForce RTX 5090"
+
+
+def test_breakeven_without_a_speed_prices_the_newest_run_on_that_hardware(capsys, tmp_path):
+    from workbench.measure.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "results.sqlite")
+    store.add(gpu_run("autoregressive", tokens=100, device_name=RTX_5090), tags={"source": "compare"})
+    store.add(gpu_run("diffusion", tokens=300, device_name=RTX_5090), tags={"source": "compare"})
+    store.add(gpu_run("diffusion", tokens=50, device_name="NVIDIA H100 80GB HBM3"))  # newer, another machine
+    newest = store.to_dataframe()["run_uuid"].iloc[1]
+    base = ("breakeven", "--hardware", "rtx-5090", "--tariff", "us-residential", "--cloud", "mercury-2")
+    code, out = run(capsys, *base, "--store", str(store.path))
+    assert code == 0 and f"speed from the results store: run {newest[:8]} (tiny-diffusion, diffusion)" in out
+    assert "by workbench compare on NVIDIA GeForce RTX 5090" in out and "750 tok/s" not in out
+    code, out = run(capsys, *base, "--store", str(store.path), "--json")
+    report = json.loads(out)
+    assert report["run"]["run_uuid"] == newest and report["local"]["tokens_per_s"] == pytest.approx(750.0)
+    assert report["comparison"]["basis"]["tokens_per_s"] == "measured"
+
+
+def test_breakeven_with_no_matching_run_lists_the_ways_forward(capsys, tmp_path):
+    from workbench.measure.store import ResultsStore
+
+    store = ResultsStore(tmp_path / "results.sqlite")
+    store.add(gpu_run("diffusion", device_name="NVIDIA H100 80GB HBM3"))
+    with pytest.raises(InvalidSettingError) as caught:
+        run(capsys, "breakeven", "--hardware", "rtx-5090", "--store", str(store.path))
+    message = str(caught.value)
+    assert caught.value.parameter == "--tokens-per-s" and "1 on NVIDIA H100 80GB HBM3" in message
+    for way in ("workbench compare", "give --tokens-per-s", "--speed-claim NAME (google-guide-rtx-5090"):
+        assert way in message
+    code, out = run(capsys, "breakeven", "--hardware", "rtx-5090", "--speed-claim", "google-guide-rtx-5090")
+    assert code == 0 and "claim inputs: --tokens-per-s" in out and "is a vendor claim, not a measurement" in out
+    with pytest.raises(InvalidSettingError, match="--speed-claim='nvidia-h100' .*is for h100"):
+        run(capsys, "breakeven", "--hardware", "rtx-5090", "--speed-claim", "nvidia-h100")
+
+
+@pytest.mark.parametrize(
+    "what, shows", [("hardware", "rtx-5090         2025-01"), ("tariffs", "germany"), ("clouds", "mercury-2")]
+)
+def test_list_shows_valid_names_with_dates(capsys, what, shows):
+    code, out = run(capsys, "breakeven", "--list", what)
+    assert code == 0 and shows in out and all(re.search(r"\b20\d\d", line) for line in out.splitlines())
+
+
+def test_errors_name_the_flag_typed(capsys):
+    with pytest.raises(InvalidSettingError) as caught:
+        run(capsys, "breakeven", "--hardware", "dgx-spark", "--tokens-per-s", "100", "--price-usd", "-5")
+    assert caught.value.parameter == "--price-usd" and str(caught.value).startswith("--price-usd=-5.0")
+    with pytest.raises(InvalidSettingError, match="pass --joules-per-token or --power-w"):
+        run(capsys, "breakeven", "--price-usd", "1000", "--tokens-per-s", "100")
+
+
+def test_human_output_uses_readable_units_and_json_keeps_raw_numbers(capsys):
+    argv = ("breakeven", "--hardware", "rtx-5090", "--tokens-per-s", "700", "--power-w", "450",
+            "--idle-power-w", "30", "--usd-per-kwh", "0.35", "--monthly-tokens", "3e8")  # fmt: skip
+    code, out = run(capsys, *argv)
+    assert code == 0 and "e+0" not in out
+    assert "614 M tokens/month" in out and "months" in out and re.search(r"\$\d", out)
+    code, out = run(capsys, *argv, "--json")
+    assert json.loads(out)["comparison"]["capacity_tokens_per_month"] == pytest.approx(700 * 3600 * 8 * 365.25 / 12)
+
+
+def test_eu_tariffs_are_priced_at_the_dated_default_rate(capsys):
+    base = ("breakeven", "--hardware", "rtx-5090", "--tokens-per-s", "700", "--tariff", "germany", "--json")
+    code, out = run(capsys, *base)
+    tariff = json.loads(out)["local"]["tariff"]
+    assert code == 0 and tariff["usd_per_kwh_by_hour"][0] == pytest.approx(0.3835 * 1.0389)
+    assert "ecb-reference rate of 2024-12-31" in tariff["notes"]
+    code, out = run(capsys, *base, "--usd-per-eur", "1.2")
+    assert json.loads(out)["local"]["tariff"]["usd_per_kwh_by_hour"][0] == pytest.approx(0.3835 * 1.2)
+
+
+def test_roofline_says_which_figure_is_missing_and_labels_no_regime(capsys):
+    code, out = run(capsys, "roofline", "--hardware", "rtx-5090", "--precision", "bf16")
+    assert code == 0 and "-bound)" not in out and out.count("(memory roof only: regime unknown)") == 2
+    assert "no published bf16 TFLOPS figure (published: fp8 838, fp4 1676)" in out and "--tflops" in out
+    code, out = run(capsys, "roofline", "--hardware", "rtx-5090", "--precision", "bf16", "--json")
+    assert json.loads(out)["diffusion_bound"] == "unknown"

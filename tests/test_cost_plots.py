@@ -77,3 +77,19 @@ def test_roofline_with_points():
     _check(fig, "per second")
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
     assert any("(claim)" in text.get_text() for text in fig.axes[0].texts)
+
+
+def test_tornado_and_sensitivity_table_read_as_words_and_plain_numbers(box):
+    from workbench.cost.sensitivity import readable_sensitivity
+
+    table = sensitivity_table(box, CLOUDS[0])
+    fig = plots.plot_tornado(table)
+    fig.canvas.draw()  # tick labels are formatted at draw time
+    ticks = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert "purchase price (USD)" in ticks and not any("_" in tick for tick in ticks)
+    numbers = [label.get_text() for label in fig.axes[0].get_xticklabels() if label.get_text()]
+    assert numbers and all("e" not in text and (" M" in text or text == "0") for text in numbers), numbers
+    readable = readable_sensitivity(table)
+    assert readable["input"].iloc[0] == "cloud output price (USD per M tokens)"
+    assert readable["answer, input lower"].str.endswith("tokens/month").all()
+    assert not readable.to_string().count("e+")

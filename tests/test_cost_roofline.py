@@ -56,7 +56,8 @@ def test_int4_uses_the_bf16_compute_figure_and_unpublished_means_no_roof():
     assert roofline_for("h100", precision="int4", active_params_billion=3.8).tflops == 989
     spark = roofline_for("dgx-spark", precision="fp4", active_params_billion=3.8)
     assert spark.tflops is None and spark.crossover_positions_per_forward is None
-    assert spark.bound(256) == "memory"
+    assert spark.bound(256) == "unknown"  # never a regime read off a missing figure
+    assert "no published fp4 TFLOPS" in spark.tflops_note and "memory roof alone" in spark.tflops_note
 
 
 def test_measured_point_as_percent_of_its_ceiling():

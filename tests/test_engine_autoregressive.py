@@ -17,18 +17,25 @@ def _reference(handle, **kwargs):
     return tokens[: tokens.index(1) + 1] if 1 in tokens else tokens
 
 
-def test_greedy_matches_transformers(autoregressive):
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "fast-path"])
+def test_greedy_matches_transformers(autoregressive, compile):
     expected = _reference(autoregressive, max_new_tokens=20, do_sample=False)
-    assert autoregressive.generate(PROMPT, temperature=0, max_new_tokens=20).token_ids == expected
+    result = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=20, compile=compile)
+    assert result.token_ids == expected
+    assert result.settings["compile"] is compile
+    assert result.telemetry.get("fast_path", {}).get("used", False) is compile  # compiled for real, not fallen back
 
 
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "fast-path"])
 @pytest.mark.parametrize("top_k, top_p", [(None, None), (10, None), (None, 0.8), (20, 0.9)])
-def test_sampling_matches_transformers_for_a_seed(autoregressive, top_k, top_p):
+def test_sampling_matches_transformers_for_a_seed(autoregressive, top_k, top_p, compile):
     torch.manual_seed(9)
     expected = _reference(
         autoregressive, max_new_tokens=20, do_sample=True, temperature=0.7, top_k=top_k or 0, top_p=top_p or 1.0
     )
-    ours = autoregressive.generate(PROMPT, seed=9, temperature=0.7, top_k=top_k, top_p=top_p, max_new_tokens=20)
+    ours = autoregressive.generate(
+        PROMPT, seed=9, temperature=0.7, top_k=top_k, top_p=top_p, max_new_tokens=20, compile=compile
+    )
     assert ours.token_ids == expected
 
 

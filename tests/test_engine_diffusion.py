@@ -17,12 +17,14 @@ from workbench.engine.result import KEPT, NEW, NOISE
 PROMPT = "once upon a time , there was a cat"
 
 
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "fast-path"])
 @pytest.mark.parametrize("seed", [0, 1, 7])
-def test_same_tokens_as_transformers_generate(diffusion, seed):
+def test_same_tokens_as_transformers_generate(diffusion, seed, compile):
     ids = diffusion.tokenizer(PROMPT, return_tensors="pt")["input_ids"]
     torch.manual_seed(seed)
     reference = diffusion.model.generate(ids, max_new_tokens=24, max_denoising_steps=6)
-    ours = diffusion.generate(PROMPT, seed=seed, max_new_tokens=24, steps=6)
+    ours = diffusion.generate(PROMPT, seed=seed, max_new_tokens=24, steps=6, compile=compile)
+    assert ours.telemetry.get("fast_path", {}).get("used", False) is compile
     expected = reference.sequences[0, ids.shape[1] :].tolist()
     cut = expected.index(1) + 1 if 1 in expected else len(expected)  # transformers pads after EOS
     assert ours.token_ids == expected[:cut]

@@ -15,6 +15,7 @@ from fake_openai_server import FakeServer
 
 import workbench
 from workbench.engine.served import Deadlines
+from workbench.errors import HIDDEN
 from workbench.measure.store import ResultsStore
 
 SECRET = "sk-workbench-test-secret-9f8e7d"
@@ -150,7 +151,7 @@ def test_the_api_key_is_sent_but_never_recorded(server, monkeypatch, tmp_path):
     ok = served(server, "ok").generate("Once upon a time", max_new_tokens=3, temperature=0)
     echoed = served(server, "echo-key").generate("Once upon a time", max_new_tokens=3, temperature=0)
     assert server.seen_authorization[-1] == f"Bearer {SECRET}"
-    assert echoed.finish_reason == "error" and "[API key hidden]" in echoed.telemetry["error"]
+    assert echoed.finish_reason == "error" and HIDDEN in echoed.telemetry["error"]
     store = ResultsStore(tmp_path / "runs.sqlite")
     store.add(ok)
     store.add(echoed)

@@ -18,8 +18,8 @@ from workbench.engine.result import (
     StepEvent,
 )
 from workbench.errors import InvalidSettingError
+from workbench.export.canvas_html import frame_html, resolved_step
 from workbench.widgets import CanvasView
-from workbench.widgets.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import Throttle
 
 

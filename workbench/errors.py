@@ -10,11 +10,23 @@ its `ModelDoesNotFitError` when the memory plan says it will not fit, before any
 
 Both derive from `WorkbenchError`, so callers can catch everything the project raises on purpose
 without catching genuine bugs.
+
+`scrub(text, secrets, limit=)` is the one place secrets are removed from text that leaves the process
+(messages, results, the store, prints): the API keys in $WORKBENCH_API_KEY / $OPENAI_API_KEY, any
+other secret passed in, and the user:password part of URLs. It removes them before it cuts the text
+to `limit`, so a cut can never leave part of a key behind; every cut of foreign text goes through it.
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterable
 from typing import Any
+
+SECRET_VARIABLES = ("WORKBENCH_API_KEY", "OPENAI_API_KEY")  # where an API key for a served model lives
+HIDDEN = "[secret hidden]"
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
 
 
 class WorkbenchError(Exception):
@@ -79,6 +91,22 @@ def check_finite(logits: Any, model: str, forward_pass: int) -> None:
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
-    # A 10,000-token prompt must not flood the message that complains about it.
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    # A 10,000-token prompt must not flood the message that complains about it; nor may a key reach it.
+    return scrub(repr(value), limit=limit)
+
+
+def scrub(text: str, secrets: Iterable[str | None] = (), *, limit: int | None = None, growing: bool = False) -> str:
+    """`text` without secrets (see the module docstring), then cut to `limit` characters.
+
+    `growing=True` is for text still arriving (a stream shown as it comes): a tail that could be the
+    start of a secret is held back until the next piece shows whether it is one."""
+    hidden = {secret for secret in (*secrets, *(os.environ.get(name) for name in SECRET_VARIABLES)) if secret}
+    for secret in sorted(hidden, key=len, reverse=True):  # the longest first: one key may contain another
+        text = text.replace(secret, HIDDEN)
+    text = _URL_CREDENTIALS.sub(rf"\1{HIDDEN}@", text)
+    if growing:
+        held = max((n for secret in hidden for n in range(1, len(secret)) if text.endswith(secret[:n])), default=0)
+        text = text[: len(text) - held]
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 3, 0)] + "..."
+    return text

@@ -116,7 +116,7 @@ def read_table(
         label = str(source)
         try:
             raw = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
             raise InvalidSettingError(label, "unreadable", f"a readable CSV file ({error})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_columns(label, list(raw.columns), columns)

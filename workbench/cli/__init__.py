@@ -7,8 +7,10 @@
     workbench doctor                            # versions in use, and whether each is a tested one
     workbench breakeven --hardware rtx-5090 --tariff san-diego --json
     workbench roofline --hardware dgx-spark --precision fp4 --json
+    workbench report --out report.html --price-usd 1999 --tariff san-diego   # a cost report from the store
     workbench plan diffusiongemma-26b-a4b --hardware rtx-5090 --precision bf16   # will it fit? before any download
     workbench evaluate seams --stories 8        # generate, then run an evaluation by name (--list: all of them)
+    workbench export 12 --html run.html --gif run.gif --mp4 run.mp4   # a stored run as a player, GIF, video
 
 Errors a user can fix (a bad setting, a missing model, a mistyped option) are printed as one line
 without a traceback and the exit status is 2. Ctrl-C, at any moment, ends the command with one line
@@ -24,6 +26,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from workbench import __version__
@@ -60,7 +63,10 @@ def _number(text: str) -> float | str:
 
 def build_parser() -> argparse.ArgumentParser:
     from workbench.cli.cost import register as register_cost_commands
+    from workbench.cli.cost import register_report as register_report_command
     from workbench.cli.evaluate import register as register_evaluate_command
+    from workbench.cli.export import add_options as add_export_options
+    from workbench.cli.export import register as register_export_command
 
     parser = OneLineParser(prog="workbench", description="Watch and measure AR vs block-diffusion generation.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
@@ -101,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
     compare.add_argument("--store", help="results store file (default: $WORKBENCH_STORE or your data folder)")
     compare.add_argument("--no-store", action="store_true", help="do not record the runs")
+    compare.add_argument(
+        "--export", metavar="DIR", help="also write the race to DIR as race.html, race.gif and race.mp4"
+    )
+    add_export_options(compare)
     compare.set_defaults(func=_run_compare)
 
     listing = commands.add_parser("models", help="list the models workbench can load")
@@ -129,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     memory.set_defaults(func=_run_plan)
 
     register_cost_commands(commands)  # breakeven, roofline
+    register_report_command(commands)
     register_evaluate_command(commands)
+    register_export_command(commands)
     return parser
 
 
@@ -147,6 +159,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.served_model is not None and args.served is None:
         raise InvalidSettingError("--served-model", args.served_model, "only together with --served URL")
     store = None if args.no_store else ResultsStore(args.store)  # a bad path fails before any run
+    if args.export is not None and not Path(args.export).is_dir():
+        raise InvalidSettingError("--export", args.export, "an existing folder to write race.html/.gif/.mp4 into")
     comparison = compare_runs(
         args.prompt,
         ar=args.ar,
@@ -177,6 +191,11 @@ def _run_compare(args: argparse.Namespace) -> int:
                 f"the results store {store.path} stayed busy (another process is writing); the {len(results)} "
                 f"runs are kept in {kept_in}: add them later with ResultsStore().import_({str(kept_in)!r})"
             )
+    if args.export is not None and comparison.median_runs():
+        from workbench.cli.export import FORMATS, write
+
+        # The replay shows each model's median warm run: the one that stands for the set.
+        write(comparison.median_runs(), {name: str(Path(args.export) / f"race.{name}") for name in FORMATS}, args)
     return 1 if comparison.failures else 0
 
 

@@ -1,15 +1,20 @@
-"""The `breakeven` and `roofline` subcommands, for the `workbench` command line to mount.
+"""The `breakeven`, `roofline` and `report` subcommands, for the `workbench` command line to mount.
 
-`register(subparsers)` adds both; each sets `func` to a handler that takes the parsed arguments,
-prints a short summary (or JSON with `--json`) and returns an exit code. Bad input raises
-`InvalidSettingError`, which the main CLI turns into one line. Every model input has an option;
-`--data-dir` points at a folder of edited CSV files (any file missing there comes from the bundled
-data). A measured run comes from a JSON file (`--run`, also the list `workbench compare --json`
-prints, with `--run-kind`) or from a results store (`--store`, `--run-uuid`). A measured served run
-(`--cloud-run`, e.g. from `workbench compare --served URL --json`) puts the endpoint's speed and
-first-token latency beside the cloud price; the price alone still sets the cloud's cost per token,
-because a hosted API bills tokens, not seconds. Left out: plots (they belong in a notebook) and
-reading many runs at once.
+`register(subparsers)` adds `breakeven` and `roofline`, `register_report(subparsers)` adds `report`;
+each sets `func` to a handler that takes the parsed arguments, prints a short summary in readable
+units (or JSON with raw numbers, with `--json`) and returns an exit code. Bad input raises
+`InvalidSettingError` naming the flag the user typed (`--price-usd`, not `price_usd`), which the main
+CLI turns into one line. `breakeven --list hardware|tariffs|clouds` prints the valid names with dates.
+
+Where the speed comes from, first match wins: `--tokens-per-s`; a vendor claim (`--speed-claim`,
+labelled a claim); a run from a JSON file (`--run`, also the list `workbench compare --json` prints,
+with `--run-kind`) or a stored run (`--run-uuid`); else the newest run in the results store (`--store`,
+default `$WORKBENCH_STORE`) measured on `--hardware`, named in the output. With none of those it
+refuses and lists the ways forward. `--data-dir` points at a folder of edited CSV files (any file
+missing there comes from the bundled data). A measured served run (`--cloud-run`) puts the endpoint's
+speed and first-token latency beside the cloud price; the price alone still sets the cloud's cost per
+token, because a hosted API bills tokens, not seconds. `report` writes the HTML report of
+`workbench.cost.report`. Left out: plots on the terminal (they are in the report and the notebooks).
 """
 
 from __future__ import annotations
@@ -17,36 +22,45 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from workbench.cost import units
 from workbench.cost.breakeven import Comparison, compare_costs
-from workbench.cost.cloud import CloudOffer, cloud_offer
+from workbench.cost.claims import load_speed_claims
+from workbench.cost.cloud import CloudOffer, cloud_offer, load_cloud_prices
 from workbench.cost.local import DEFAULT_TARIFF, LocalSetup, local_setup
+from workbench.cost.measured import newest_run
 from workbench.cost.roofline import (
     BYTES_PER_PARAM,
     Roofline,
     percent_of_ceiling,
     roofline_for,
 )
-from workbench.cost.tariffs import tariff
+from workbench.cost.tariffs import load_tariffs, load_tou_tariffs, tariff
 from workbench.errors import InvalidSettingError
-from workbench.hardware import hardware_profile
+from workbench.hardware import HardwareProfile, hardware_profile, load_hardware
 from workbench.measure.measurement import Measurement, flat_record
 from workbench.tables import DATA_DIR
 
 DEFAULT_CLOUD = "gemma-4-26b-a4b"  # the same model family, hosted: the like-for-like comparison
 DEFAULT_ACTIVE_PARAMS_BILLION = 3.8  # DiffusionGemma 26B-A4B (model card)
+LISTS = ("hardware", "tariffs", "clouds")
 
 
 # (flag, type, default, help) for the options that are plain numbers or names.
 _LOCAL = (
     ("--run", Path, None, "JSON file of a measured run: one object, or the list `workbench compare --json` prints"),
     ("--run-kind", str, None, "which run of such a list: autoregressive or diffusion"),
-    ("--store", Path, None, "results store file to take the run from (with --run-uuid)"),
+    ("--store", Path, None, "results store file (default: $WORKBENCH_STORE); its newest run prices the box"),
     ("--run-uuid", str, None, "the stored run to price (the run_uuid column of the store)"),
     ("--price-usd", float, None, "purchase price in USD"),
-    ("--tokens-per-s", float, None, "generation speed in tokens/s"),
+    ("--tokens-per-s", float, None, "generation speed in tokens/s (default: the store's newest run on --hardware)"),
+    ("--speed-claim", str, None, "price a vendor's claimed speed from speed_claims.csv (labelled a claim)"),
     ("--joules-per-token", float, None, "energy per generated token in J"),
     ("--power-w", float, None, "power while generating in W (instead of --joules-per-token)"),
     ("--idle-power-w", float, None, "power while idle in W"),
@@ -95,6 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `breakeven` and `roofline` to a `workbench` command line."""
     breakeven = subparsers.add_parser("breakeven", help="local vs cloud: cost per million tokens, break-even, payback")
     _common(breakeven)
+    breakeven.add_argument(
+        "--list", choices=LISTS, help="print the valid names (with their dates) of hardware, tariffs or clouds"
+    )
     _add(breakeven.add_argument_group("local box (explicit values win over --run, which wins over --hardware)"), _LOCAL)
     _add(breakeven.add_argument_group("electricity"), _ELECTRICITY)
     _add(breakeven.add_argument_group("cloud"), _CLOUD)
@@ -110,20 +127,102 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ceiling.set_defaults(func=roofline_command)
 
 
+def register_report(subparsers: argparse._SubParsersAction) -> None:
+    """Add `report`: the cost-of-ownership report as one self-contained HTML file."""
+    report = subparsers.add_parser(
+        "report", help="write a self-contained HTML cost-of-ownership report from the results store"
+    )
+    report.add_argument("--out", type=Path, required=True, help="the .html file to write (replaced in one step)")
+    report.add_argument("--hardware", help="hardware profile the runs were measured on (see breakeven --list hardware)")
+    report.add_argument("--run-kind", choices=("autoregressive", "diffusion"), help="the kind priced first")
+    report.add_argument("--tariff", help=f"tariff name (default {DEFAULT_TARIFF}; see breakeven --list tariffs)")
+    report.add_argument("--cloud", default=DEFAULT_CLOUD, help="API compared first (see breakeven --list clouds)")
+    _add(report, tuple(option for option in _LOCAL + _ELECTRICITY + _CLOUD if option[0] in _REPORT_OPTIONS))
+    report.set_defaults(func=report_command)
+
+
+_REPORT_OPTIONS = (
+    "--store", "--price-usd", "--joules-per-token", "--power-w", "--idle-power-w", "--lifetime-years",
+    "--hours-per-day", "--start-hour", "--usd-per-eur", "--input-per-output", "--monthly-tokens",
+)  # fmt: skip
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from workbench.cost.ownership_report import report
+
+    _check_names(args, "hardware", "tariff", "cloud")
+    with user_flags():
+        path = report(
+            args.out,
+            store=args.store,
+            hardware=args.hardware,
+            tariff_name=args.tariff,
+            cloud=args.cloud,
+            price_usd=args.price_usd,
+            power_w=args.power_w,
+            joules_per_token=args.joules_per_token,
+            idle_power_w=args.idle_power_w,
+            usd_per_eur=args.usd_per_eur,
+            lifetime_years=args.lifetime_years,
+            hours_per_day=args.hours_per_day,
+            start_hour=args.start_hour,
+            monthly_tokens=args.monthly_tokens,
+            input_per_output=args.input_per_output,
+            run_kind=args.run_kind,
+        )
+    print(f"workbench: report written to {path} (open it in a browser; Print makes the PDF)")
+    return 0
+
+
 def breakeven_command(args: argparse.Namespace) -> int:
+    if args.list:
+        print(_listing(args, args.list))
+        return 0
+    with user_flags():
+        local, offer, result, used = _breakeven(args)
+    if args.json:
+        report = {
+            "comparison": result.to_dict(),
+            "local": local.to_dict(),
+            "cloud": offer.to_dict(),
+            "cloud_measured": used["served"],
+            "run": used["run"].to_dict() if used["run"] is not None else None,
+            "speed_claim": used["claim"],
+        }
+        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
+    else:
+        _print_breakeven(result, local, used)
+    return 0
+
+
+def _breakeven(args: argparse.Namespace) -> tuple[LocalSetup, CloudOffer, Comparison, dict[str, Any]]:
+    """Resolve every input of a break-even (the run, the claim, the tariff, the cloud) and compare."""
     served = _served_figures(args.cloud_run) if args.cloud_run else None
-    _check_names(args, "hardware", "tariff", "cloud", "run_kind", "run_uuid")
+    _check_names(args, "hardware", "tariff", "cloud", "run_kind", "run_uuid", "speed_claim")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     tariff_name = args.tariff or (None if args.usd_per_kwh is not None else DEFAULT_TARIFF)
     chosen_tariff = None
     if tariff_name:
         flat, tou = _table(args, "tariffs.csv"), _table(args, "tou_tariffs.csv")
-        chosen_tariff = tariff(tariff_name, flat=flat, tou=tou, usd_per_eur=args.usd_per_eur)
+        chosen_tariff = tariff(
+            tariff_name, flat=flat, tou=tou, usd_per_eur=args.usd_per_eur, fx=_table(args, "fx_rates.csv")
+        )
+    run, stored, claim = _measured_run(args), None, None
+    speed = args.tokens_per_s
+    if args.speed_claim is not None:
+        if speed is not None or run is not None:
+            raise InvalidSettingError("speed_claim", args.speed_claim, "not together with --tokens-per-s or --run")
+        claim = _claim(args, profile)
+        speed = float(claim["tokens_per_s"])
+    elif run is None and speed is None:
+        claims = load_speed_claims(_table(args, "speed_claims.csv"))
+        stored = newest_run(args.store, profile, args.run_kind, claims)
+        run = stored.measurement
     local = local_setup(
         profile,
-        _measured_run(args),
+        run,
         price_usd=args.price_usd,
-        tokens_per_s=args.tokens_per_s,
+        tokens_per_s=speed,
         joules_per_token=args.joules_per_token,
         power_w=args.power_w,
         idle_power_w=args.idle_power_w,
@@ -135,22 +234,53 @@ def breakeven_command(args: argparse.Namespace) -> int:
         resale_fraction=args.resale_fraction,
         system_overhead_factor=args.system_overhead,
     )
+    if claim is not None:
+        said = f"tokens_per_s {speed:g} is a vendor claim, not a measurement: {claim['description']} ({claim['date']}, {claim['source']})."
+        local = replace(local, basis={**local.basis, "tokens_per_s": "claim"}, notes=(*local.notes, said))
     offer = _cloud(args)
     result = compare_costs(local, offer, input_per_output=args.input_per_output, monthly_tokens=args.monthly_tokens)
-    if args.json:
-        report = {
-            "comparison": result.to_dict(),
-            "local": local.to_dict(),
-            "cloud": offer.to_dict(),
-            "cloud_measured": served,
-        }
-        print(json.dumps(finite_report(report), indent=2, allow_nan=False))
-    else:
-        _print_breakeven(result, local, served)
-    return 0
+    return local, offer, result, {"served": served, "run": stored, "claim": claim}
+
+
+def _claim(args: argparse.Namespace, profile: HardwareProfile | None) -> dict[str, Any]:
+    claims = load_speed_claims(_table(args, "speed_claims.csv"))
+    rows = claims[claims["name"] == args.speed_claim]
+    if rows.empty:
+        raise InvalidSettingError("speed_claim", args.speed_claim, "one of " + ", ".join(claims["name"]))
+    row = rows.iloc[0]
+    if profile is None or row["hardware"] != profile.name:
+        allowed = f"a claim for --hardware {profile.name if profile else '(none given)'}; {row['name']} is for {row['hardware']}"
+        raise InvalidSettingError("speed_claim", args.speed_claim, allowed)
+    return {key: row[key] for key in ("name", "hardware", "description", "tokens_per_s", "date", "source")}
+
+
+def _listing(args: argparse.Namespace, what: str) -> str:
+    """The valid names of one kind, one a line, each with its date (and what it is)."""
+    if what == "hardware":
+        table = load_hardware(_table(args, "hardware.csv"))
+        return "\n".join(f"{r['name']:<16} {r['date']:<8} {r['device']}" for _, r in table.iterrows())
+    if what == "clouds":
+        table = load_cloud_prices(_table(args, "cloud_prices.csv"))
+        return "\n".join(
+            f"{r['name']:<24} {r['date']:<8} {r['provider']}: {units.usd(r['input_usd_per_m'])} in, "
+            f"{units.usd(r['output_usd_per_m'])} out per M tokens"
+            for _, r in table.iterrows()
+        )
+    flat, tou = load_tariffs(_table(args, "tariffs.csv")), load_tou_tariffs(_table(args, "tou_tariffs.csv"))
+    lines = [f"{r['name']:<24} {r['date']:<8} {r['description']}" for _, r in flat.iterrows()]
+    first = tou.drop_duplicates("name")
+    lines += [
+        f"{r['name']:<24} {r['date']:<8} time of use: {r['description'].split(':')[0]}" for _, r in first.iterrows()
+    ]
+    return "\n".join(lines)
 
 
 def roofline_command(args: argparse.Namespace) -> int:
+    with user_flags():
+        return _roofline(args)
+
+
+def _roofline(args: argparse.Namespace) -> int:
     _check_names(args, "hardware")
     profile = hardware_profile(args.hardware, _table(args, "hardware.csv")) if args.hardware else None
     roof = roofline_for(
@@ -181,14 +311,17 @@ def roofline_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, Any] | None = None) -> None:
+def _print_breakeven(result: Comparison, local: LocalSetup, used: dict[str, Any]) -> None:
     print(f"{result.hardware} vs {result.cloud} (input:output {result.input_per_output:g}, tariff {local.tariff.name})")
-    capacity, monthly = result.capacity_tokens_per_month / 1e6, result.local_usd_per_month_at_capacity
+    if used["run"] is not None:
+        print(f"  speed from the results store: {used['run'].describe()}")
+    capacity, monthly = result.capacity_tokens_per_month, result.local_usd_per_month_at_capacity
     print(
-        f"  local: ${_show(result.local_usd_per_m_tokens_at_capacity)}/M tokens at {local.hours_per_day:g} h/day "
-        f"(up to {_show(capacity)}M tokens for ${_show(monthly, ',.2f')} a month)"
+        f"  local: {units.usd(result.local_usd_per_m_tokens_at_capacity)} per M tokens at {local.hours_per_day:g} h/day "
+        f"(up to {units.tokens(capacity, 'month')} for {units.usd(monthly)} a month)"
     )
-    print(f"  cloud: ${_show(result.cloud_usd_per_m_tokens)}/M tokens")
+    print(f"  cloud: {units.usd(result.cloud_usd_per_m_tokens)} per M tokens")
+    served = used["served"]
     if served is not None:
         rate, first = served["tokens_per_second"], served["time_to_first_token_s"]
         print(
@@ -199,32 +332,37 @@ def _print_breakeven(result: Comparison, local: LocalSetup, served: dict[str, An
     if result.breakeven_tokens_per_month is None:
         print(f"  break-even: {result.never_reason}")
     else:
-        volume, share = result.breakeven_tokens_per_month / 1e6, result.breakeven_utilisation
-        assert share is not None  # set together with the break-even volume
-        print(f"  break-even: {_show(volume)}M tokens/month ({_show(share, '.0%')} of capacity)")
+        volume, share = result.breakeven_tokens_per_month, result.breakeven_utilisation
+        print(f"  break-even: {units.tokens(volume, 'month')} ({units.percent(share)} of capacity)")
     if result.monthly_tokens is not None:
-        payback = "never" if result.payback_months is None else f"{_show(result.payback_months, '.1f')} months"
-        print(f"  payback at {_show(result.monthly_tokens / 1e6)}M tokens/month: {payback}", end="")
-        print(f" ({result.payback_note})" if result.payback_note else "")
-    measured = [name for name, basis in result.basis.items() if basis == "measured"]
-    given = [name for name, basis in result.basis.items() if basis == "given" and name in local.basis]
-    print(f"  measured inputs: {', '.join(measured) or 'none'}")
-    print(f"  given inputs: {', '.join(given) or 'none'}")
+        payback = result.payback_note if result.payback_months is None else units.months(result.payback_months)
+        print(f"  payback at {units.tokens(result.monthly_tokens, 'month')}: {payback}", end="")
+        print(f" ({result.payback_note})" if result.payback_note and result.payback_months is not None else "")
+    for basis in ("measured", "given", "claim"):
+        names = [
+            _flag(name) for name, b in result.basis.items() if b == basis and (basis != "given" or name in local.basis)
+        ]
+        if names or basis != "claim":
+            print(f"  {basis} inputs: {', '.join(names) or 'none'}")
     for note in result.notes:
-        print(f"  note: {note}")
+        print(f"  note: {_flags_in(note)}")
+
+
+def _regime(bound: str) -> str:
+    return "memory roof only: regime unknown" if bound == "unknown" else f"{bound}-bound"
 
 
 def _print_roofline(roof: Roofline, report: dict[str, Any]) -> None:
     tflops = f"{roof.tflops:g}" if roof.tflops is not None else "unpublished"
     print(f"{roof.hardware}: {roof.bandwidth_gb_s:g} GB/s, {tflops} TFLOPS, {roof.precision} weights")
-    print(f"  batch-1 AR ceiling: {_show(roof.ar_tokens_per_s(), 'rate')} tok/s ({roof.bound(1)}-bound)")
+    print(f"  batch-1 AR ceiling: {_show(roof.ar_tokens_per_s(), 'rate')} tok/s ({_regime(roof.bound(1))})")
     print(
         f"  block diffusion ({report['canvas_tokens']} tokens, {report['steps_per_canvas']:g} steps): "
-        f"{_show(report['diffusion_tokens_per_s'], 'rate')} tok/s ({report['diffusion_bound']}-bound)"
+        f"{_show(report['diffusion_tokens_per_s'], 'rate')} tok/s ({_regime(report['diffusion_bound'])})"
     )
     crossover = roof.crossover_positions_per_forward
     if crossover is None:
-        print("  compute roof unknown (no TFLOPS figure)")
+        print(f"  compute roof unknown: {_flags_in(roof.tflops_note).replace('(tflops)', '(--tflops)')}")
     else:
         print(f"  compute-bound from {_show(crossover, 'rate')} positions per forward")
     if "measured" in report:
@@ -246,6 +384,46 @@ def _show(value: float, spec: str = ",.4g") -> str:
     if spec == "rate":
         spec = ",.0f" if abs(value) >= 100 else ".3g"
     return f"{value:{spec}}"
+
+
+# The model's field names that the command line spells differently; every other field is its flag
+# with '_' for '-'.
+_FIELD_FLAGS = {
+    "system_overhead_factor": "--system-overhead",
+    "batch_discount_fraction": "--batch-discount",
+    "run tokens_per_second": "--run",
+    "run joules_per_token": "--run",
+    "run idle_power_w": "--run",
+    "usd_per_kwh_by_hour": "--tariff",
+}
+
+
+def _flag(field: str) -> str:
+    """The option a user types for a model field: price_usd -> --price-usd."""
+    if field.startswith("--"):
+        return field
+    return _FIELD_FLAGS.get(field) or "--" + field.replace("_", "-")
+
+
+@contextmanager
+def user_flags() -> Iterator[None]:
+    """Re-raise a model's `InvalidSettingError` naming the flags (--price-usd), not the fields (price_usd)."""
+    try:
+        yield
+    except InvalidSettingError as error:
+        if error.parameter.startswith("--") or " row " in error.parameter:  # already a flag, or a data-file cell
+            raise
+        raise InvalidSettingError(_flag(error.parameter), error.value, _flags_in(error.allowed)) from None
+
+
+def _flags_in(text: str) -> str:
+    """A sentence with each field name in it spelled as its flag ('pass idle_power_w' -> 'pass --idle-power-w')."""
+    flags = {field: _flag(field) for field in _FIELD_FLAGS} | {
+        flag[2:].replace("-", "_"): flag for flag, *_ in _LOCAL + _ELECTRICITY + _CLOUD + _ROOFLINE
+    }
+    # Only names with an underscore are rewritten: 'hardware' is also a plain word.
+    names = sorted((field for field in flags if "_" in field), key=len, reverse=True)
+    return re.sub(r"\b(" + "|".join(names) + r")\b", lambda match: flags[match.group(1)], text)
 
 
 def finite_report(value: Any, path: str = "") -> Any:
@@ -283,7 +461,7 @@ def _check_names(args: argparse.Namespace, *names: str) -> None:
         value = getattr(args, name)
         if value is not None and not value.strip():
             raise InvalidSettingError(name, value, "a non-empty name (leave the option out for the default)")
-    if args.data_dir is not None and not args.data_dir.is_dir():
+    if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
         raise InvalidSettingError("data_dir", str(args.data_dir), "an existing folder of edited CSV files")
 
 
@@ -326,8 +504,6 @@ def _measured_run(args: argparse.Namespace) -> Measurement | None:
                 "run_uuid", args.run_uuid, "a run measured on this box (this one was served: use it with --cloud-run)"
             )
         return Measurement.from_record(run)
-    if args.store:
-        raise InvalidSettingError("store", str(args.store), "only together with --run-uuid")
     return Measurement.from_record(_read_run(args.run, args.run_kind, served=False)) if args.run else None
 
 
@@ -353,6 +529,8 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
         runs = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise InvalidSettingError(parameter, str(path), f"a readable JSON file ({error})") from None
+    except RecursionError:  # arrays nested thousands deep: no run looks like that
+        raise InvalidSettingError(parameter, str(path), "a JSON file of runs (this one is nested too deep)") from None
     if isinstance(runs, dict) and isinstance(runs.get("median_runs"), list):  # `compare --json`: one run per model
         runs = runs["median_runs"]
     if isinstance(runs, list):

@@ -7,6 +7,8 @@
 - `roofline_for()` gives bandwidth and compute ceilings for AR and block-diffusion decoding.
 - `workbench.cost.plots` draws all of it; `workbench.cli.cost` adds `breakeven` and `roofline`
   to the command line.
+- `report(path, ...)` writes a self-contained HTML cost-of-ownership report from the results store
+  (loaded on first use: it brings Jinja2 and matplotlib); `workbench report` on the command line.
 - `load_speed_claims()` gives the vendors' published DiffusionGemma speeds (claims, not measurements).
 - The dated, sourced figures live in `workbench/data/*.csv`; every loader takes a path or an
   edited DataFrame instead.
@@ -14,6 +16,8 @@
 Left out: multi-GPU and multi-user serving, taxes and financing, and answer quality (a cheaper
 model that answers worse is a different product).
 """
+
+from typing import Any
 
 from workbench.cost.breakeven import (
     Comparison,
@@ -52,6 +56,16 @@ from workbench.cost.tariffs import (
 )
 from workbench.hardware import HardwareProfile, hardware_profile, load_hardware
 
+
+def __getattr__(name: str) -> Any:
+    """`workbench.cost.report`, imported when first asked for (`workbench breakeven --help` stays quick)."""
+    if name == "report":
+        from workbench.cost.ownership_report import report
+
+        return report
+    raise AttributeError(f"module 'workbench.cost' has no attribute {name!r}")
+
+
 __all__ = [
     "CloudOffer",
     "Comparison",
@@ -80,6 +94,7 @@ __all__ = [
     "local_usd_per_month",
     "payback_months",
     "percent_of_ceiling",
+    "report",
     "rental_usd_per_m_tokens",
     "roofline_for",
     "sensitivity_table",

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from workbench.checks import check_float
+from workbench.cost import units
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.errors import InvalidSettingError
@@ -54,7 +55,13 @@ class Comparison:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "notes": list(self.notes)}
+        """Every figure; the two explanations appear only when there is something to explain (a break-even
+        that is never reached, a payback that is never or late), so a null always means a missing figure."""
+        out = {**asdict(self), "notes": list(self.notes)}
+        for reason in ("never_reason", "payback_note"):
+            if out[reason] is None:
+                del out[reason]
+        return out
 
 
 def capex_usd_per_month(local: LocalSetup) -> float:
@@ -115,13 +122,13 @@ def compare_costs(
     never = None
     if math.isinf(volume):
         never = (
-            f"never: the local energy per million tokens (${marginal_per_m:.4g}) is at or above "
-            f"the cloud price (${cloud_per_m:.4g})"
+            f"never: the local energy per million tokens ({units.usd(marginal_per_m)}) is at or above "
+            f"the cloud price ({units.usd(cloud_per_m)})"
         )
     elif volume > capacity:
         never = (
-            f"never: break-even needs {volume:.4g} tokens/month but the box makes at most {capacity:.4g} "
-            f"at {local.tokens_per_s:g} tok/s for {local.hours_per_day:g} h/day"
+            f"never: break-even needs {units.tokens(volume, 'month')} but the box makes at most "
+            f"{units.tokens(capacity, 'month')} at {units.plain(local.tokens_per_s)} tok/s for {local.hours_per_day:g} h/day"
         )
     reached = never is None
     result: dict[str, Any] = dict(
@@ -150,7 +157,7 @@ def _at_volume(local: LocalSetup, cloud: CloudOffer, monthly_tokens: float, inpu
     volume = check_float("monthly_tokens", monthly_tokens, 0.0, None, low_inclusive=False)
     capacity = capacity_tokens_per_month(local)
     if volume > capacity:
-        allowed = f"at most the local capacity, {capacity:.4g} tokens/month at {local.hours_per_day:g} h/day"
+        allowed = f"at most the local capacity, {units.tokens(capacity, 'month')} at {local.hours_per_day:g} h/day"
         raise InvalidSettingError("monthly_tokens", monthly_tokens, allowed)
     months = payback_months(local, cloud, volume, input_per_output)
     note = None

@@ -29,7 +29,7 @@ from workbench.errors import InvalidSettingError
 from workbench.hardware import HardwareProfile, hardware_profile
 from workbench.measure.measurement import Measurement
 
-Basis = Literal["measured", "given", "projected", "missing"]
+Basis = Literal["measured", "given", "projected", "missing", "claim"]  # claim: a vendor's published speed
 DEFAULT_TARIFF = "us-residential"
 # Beyond these no single box goes: a larger figure is a slip (wrong unit, a pasted exponent) and is
 # refused, so it can never overflow into a made-up cost.

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
+from workbench.cost import units
 from workbench.cost.breakeven import (
     compare_costs,
     idle_energy_usd_per_month,
@@ -26,7 +28,13 @@ from workbench.cost.breakeven import (
 from workbench.cost.cloud import CloudOffer
 from workbench.cost.local import LocalSetup
 from workbench.cost.roofline import Roofline, RooflinePoint
-from workbench.cost.sensitivity import ANSWERS
+from workbench.cost.sensitivity import ANSWERS, LABELS
+
+ANSWER_TITLES = {
+    "breakeven_tokens_per_month": "break-even volume",
+    "local_usd_per_m_tokens": "local cost per million tokens",
+    "payback_months": "payback time",
+}
 
 
 def plot_cumulative_cost(
@@ -61,7 +69,7 @@ def plot_cumulative_cost(
                 color=line.get_color(),
                 fontsize="small",
             )
-    ax.set_title(f"Cumulative cost at {monthly_tokens / 1e6:,.4g}M generated tokens/month (resale not shown)")
+    ax.set_title(f"Cumulative cost at {units.tokens(monthly_tokens, 'month')} generated (resale not shown)")
     ax.set_xlabel("months of ownership")
     ax.set_ylabel("cumulative cost (USD)")
     ax.legend(fontsize="small")
@@ -116,14 +124,18 @@ def plot_tornado(table: pd.DataFrame, top: int | None = None) -> Figure:
             ax.barh(y, at(value) - base, left=base, color=colour, alpha=0.8)
             if math.isinf(value):
                 ax.annotate("never", (edge, y), va="center", ha="right", fontsize="small")
-    labels = [f"{r['input']}{' (measured)' if r['basis'] == 'measured' else ''}" for _, r in rows.iterrows()]
+    labels = [
+        f"{LABELS.get(r['input'], r['input'])}{' (measured)' if r['basis'] == 'measured' else ''}"
+        for _, r in rows.iterrows()
+    ]
     ax.set_yticks(range(len(rows)), labels)
     ax.axvline(base, color="black", lw=1)
     answer = table.attrs.get("answer", "answer")
     change = table.attrs.get("change_fraction")
     moved = f"moved {change:.0%} down (blue) and up (orange)" if change else "moved down (blue) and up (orange)"
-    ax.set_title(f"Sensitivity of {answer}, each input {moved}")
+    ax.set_title(f"What moves the {ANSWER_TITLES.get(answer, answer)}: each input {moved}")
     ax.set_xlabel(ANSWERS.get(answer, answer))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: units.count(value)))  # 300 M, not 3e8
     return fig
 
 

@@ -11,6 +11,9 @@ capped by both bandwidth / bytes per forward (memory roof) and FLOP/s / (2 x act
 
 The crossover is the `n` at which a forward's arithmetic intensity (2 x active params x n FLOPs per
 byte read) reaches the device's ridge point (FLOP/s per byte/s): below it decoding is memory-bound.
+Without a TFLOPS figure at the compute precision there is no compute roof: the ceiling is the memory
+roof alone, `bound()` says "unknown" and `tflops_note` says which figure is missing (another
+precision's figure is never borrowed: it would set a roof the device does not have).
 Weight-only int4 is read at 0.5 byte per parameter but computed at bf16 (the weights are expanded
 before the matrix multiply), so it takes the bf16 compute figure unless told otherwise.
 
@@ -47,6 +50,7 @@ class Roofline:
     active_params_billion: float
     weights_read_billion: float  # read by a multi-position forward (>= active: a MoE canvas routes widely)
     kv_gb_per_forward: float = 0.0
+    tflops_note: str = ""  # why there is no compute figure and what stands in for it
 
     def __post_init__(self) -> None:
         check_float("bandwidth_gb_s", self.bandwidth_gb_s, 0.0, None, low_inclusive=False)
@@ -92,7 +96,10 @@ class Roofline:
         return forwards * tokens_per_forward
 
     def bound(self, positions_per_forward: float = 1.0) -> str:
-        """'memory' or 'compute': which roof limits a forward over this many positions."""
+        """'memory' or 'compute': which roof limits a forward over this many positions; 'unknown' without a
+        TFLOPS figure (a regime is never read off a missing number)."""
+        if self.tflops is None:
+            return "unknown"
         n = positions_per_forward
         return "compute" if self.compute_forwards_per_s(n) < self.memory_forwards_per_s(n) else "memory"
 
@@ -129,6 +136,7 @@ def roofline_for(
     """A `Roofline` from a profile (e.g. 'rtx-5090') and/or explicit bandwidth and TFLOPS."""
     check_choice("precision", precision, BYTES_PER_PARAM)
     profile = hardware_profile(hardware) if isinstance(hardware, str) else hardware
+    tflops_note = ""
     if bandwidth_gb_s is None:
         if profile is None:
             raise InvalidSettingError("bandwidth_gb_s", None, "a bandwidth in GB/s > 0, or a hardware profile")
@@ -137,6 +145,15 @@ def roofline_for(
         compute = compute_precision or COMPUTE_PRECISION[precision]
         check_choice("compute_precision", compute, ("bf16", "fp8", "fp4"))
         tflops = profile.tflops(compute)
+        if tflops is None:
+            published = [f"{p} {profile.tflops(p):g}" for p in ("bf16", "fp8", "fp4") if profile.tflops(p) is not None]
+            tflops_note = (
+                f"{profile.name} has no published {compute} TFLOPS figure (published: {', '.join(published) or 'none'}); "
+                "no other precision's figure is used in its place: the ceiling is the memory roof alone and "
+                "whether decoding is memory- or compute-bound is unknown; give a TFLOPS figure (tflops) to decide it"
+            )
+    elif tflops is None:
+        tflops_note = "no TFLOPS figure given: the ceiling is the memory roof alone and the regime is unknown"
     return Roofline(
         hardware=profile.name if profile is not None else "custom",
         bandwidth_gb_s=bandwidth_gb_s,
@@ -145,6 +162,7 @@ def roofline_for(
         active_params_billion=active_params_billion,
         weights_read_billion=active_params_billion if weights_read_billion is None else weights_read_billion,
         kv_gb_per_forward=kv_gb_per_forward,
+        tflops_note=tflops_note,
     )
 
 

@@ -8,7 +8,7 @@ so an input that can flip the verdict ranks first. A move that would make the in
 rule between inputs (idle power above the power while generating) gives NaN. Capacity is not
 checked: a break-even volume beyond it still counts as a number here. Left out: moving inputs
 together (scenarios) and probability distributions (Monte Carlo); one at a time is what a tornado
-chart shows.
+chart shows. `readable_sensitivity()` gives the same table with human labels and plain numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.checks import check_choice, check_float
+from workbench.cost import units
 from workbench.cost.breakeven import (
     breakeven_volume,
     local_usd_per_m_tokens,
@@ -44,8 +45,28 @@ LOCAL_INPUTS = (
 CLOUD_INPUTS = ("input_usd_per_m", "output_usd_per_m", "input_per_output")
 ANSWERS = {
     "breakeven_tokens_per_month": "tokens/month at which local and cloud cost the same (capacity ignored)",
-    "local_usd_per_m_tokens": "local all-in USD per million tokens at full hours_per_day",
-    "payback_months": "months to save back the purchase price at monthly_tokens",
+    "local_usd_per_m_tokens": "local all-in USD per million tokens, busy every hour of the daily use",
+    "payback_months": "months to save back the purchase price at the monthly volume",
+}
+# What each input is called where a person reads it (plots, tables, the report), with its unit.
+LABELS = {
+    "price_usd": "purchase price (USD)",
+    "lifetime_years": "lifetime (years)",
+    "resale_fraction": "resale value (share of price)",
+    "hours_per_day": "hours generating per day",
+    "tokens_per_s": "speed (tokens/s)",
+    "joules_per_token": "energy per token (J)",
+    "idle_power_w": "idle power (W)",
+    "usd_per_kwh": "electricity price (USD/kWh)",
+    "system_overhead_factor": "rest-of-box power factor",
+    "input_usd_per_m": "cloud input price (USD per M tokens)",
+    "output_usd_per_m": "cloud output price (USD per M tokens)",
+    "input_per_output": "input tokens per output token",
+}
+ANSWER_UNITS = {
+    "breakeven_tokens_per_month": "tokens/month",
+    "local_usd_per_m_tokens": "USD",
+    "payback_months": "months",
 }
 # Limits an input cannot pass whatever the percentage says.
 _CEILINGS = {"hours_per_day": 24.0, "resale_fraction": 0.99}
@@ -80,7 +101,7 @@ def sensitivity_table(
         rows.append(
             dict(
                 input=name,
-                basis="measured" if local.basis.get(name) == "measured" else "projected",
+                basis=local.basis.get(name, "given"),  # cloud prices and the input ratio are typed or listed
                 base_value=base,
                 low_value=low,
                 high_value=high,
@@ -137,3 +158,27 @@ def _solve_with(
     except InvalidSettingError:
         return math.nan  # e.g. idle power pushed above the power while generating
     return solve(local, cloud, input_per_output)
+
+
+def readable_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
+    """`sensitivity_table()` as a person reads it: named inputs, plain numbers, "never" for infinity."""
+    answer = table.attrs.get("answer", "breakeven_tokens_per_month")
+    unit = ANSWER_UNITS.get(answer, "")
+
+    def figure(value: float) -> str:
+        if math.isnan(value):
+            return "not possible"
+        if math.isinf(value):
+            return "never"
+        return units.usd(value) if unit == "USD" else f"{units.count(value)} {unit}".strip()
+
+    return pd.DataFrame(
+        {
+            "input": [LABELS.get(name, name) for name in table["input"]],
+            "basis": table["basis"],
+            "value": [units.plain(value) for value in table["base_value"]],
+            "answer, input lower": [figure(value) for value in table["answer_at_low"]],
+            "answer, input higher": [figure(value) for value in table["answer_at_high"]],
+            "swing": [figure(value) if not math.isnan(value) else "undefined" for value in table["swing"]],
+        }
+    )

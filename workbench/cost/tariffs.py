@@ -4,8 +4,8 @@ A `Tariff` is 24 hourly prices in USD per kWh (hour 0 = midnight to 1 am, local 
 time-of-use tariffs are priced the same way: `mean_usd_per_kwh(start_hour, hours)` averages the
 price over a window of the day, hour by hour (fractions of an hour count pro rata).
 
-Tariffs come from `data/tariffs.csv` (flat; priced in USD, or in EUR with the USD rate given in the
-file or at lookup) and `data/tou_tariffs.csv` (one row per period; a tariff's periods must cover the
+Tariffs come from `data/tariffs.csv` (flat; priced in USD, or in EUR converted at the rate given at
+lookup, else the row's own rate, else the dated default in `data/fx_rates.csv`) and `data/tou_tariffs.csv` (one row per period; a tariff's periods must cover the
 24 hours exactly once). Left out: weekday/weekend and seasonal schedules, tiered (volume) pricing,
 fixed monthly charges and demand charges; a user with those edits the hourly prices to match.
 """
@@ -34,6 +34,7 @@ FLAT_COLUMNS = (
     Column("fx_source", "url", required=False),
     *_TEXT,
 )
+FX_COLUMNS = (Column("name", "slug"), Column("usd_per_eur"), *_TEXT)
 TOU_COLUMNS = (
     Column("name", "slug"),
     Column("description", "text"),
@@ -97,6 +98,14 @@ def hour_weights(start_hour: float, hours: float) -> list[float]:
     return weights
 
 
+def load_fx_rates(source: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
+    """The exchange-rate table, checked; its first row is the default USD-per-EUR rate."""
+    table = read_table(source, "fx_rates.csv", FX_COLUMNS)
+    if table.empty:
+        raise InvalidSettingError(table.attrs["label"], "empty", "at least one dated USD-per-EUR rate")
+    return table
+
+
 def load_tariffs(source: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
     """The flat tariffs table, checked (see module docstring for the rules)."""
     table = read_table(source, "tariffs.csv", FLAT_COLUMNS)
@@ -135,8 +144,9 @@ def tariff(
     flat: str | Path | pd.DataFrame | None = None,
     tou: str | Path | pd.DataFrame | None = None,
     usd_per_eur: float | None = None,
+    fx: str | Path | pd.DataFrame | None = None,
 ) -> Tariff:
-    """The named tariff from either table; EUR prices need a USD rate (in the file or `usd_per_eur`)."""
+    """The named tariff from either table; EUR prices are converted (`usd_per_eur`, the row's rate or `fx`'s)."""
     flat_table, tou_table = load_tariffs(flat), load_tou_tariffs(tou)
     in_usd = name in set(tou_table["name"]) or (
         name in set(flat_table["name"]) and optional(flat_table.set_index("name").loc[name, "usd_per_kwh"]) is not None
@@ -160,13 +170,15 @@ def tariff(
     row = matches.iloc[0]
     price, notes = optional(row["usd_per_kwh"]), row["notes"]
     if price is None:
-        rate = usd_per_eur if usd_per_eur is not None else optional(row["usd_per_eur"])
-        if rate is None:
-            raise InvalidSettingError(
-                "usd_per_eur", None, f"a USD-per-EUR rate: {name} is priced in EUR and its file row gives no rate"
-            )
+        if usd_per_eur is not None:
+            rate, fx = usd_per_eur, "given by the user"
+        elif optional(row["usd_per_eur"]) is not None:
+            rate, fx = float(row["usd_per_eur"]), f"from {row['fx_source']} ({row['fx_date']})"
+        else:
+            default = load_fx_rates(fx).iloc[0]
+            rate = float(default["usd_per_eur"])
+            fx = f"the default {default['name']} rate of {default['date']} ({default['source']}; override with usd_per_eur)"
         rate = check_float("usd_per_eur", rate, 0.0, None, low_inclusive=False)
         price = float(row["eur_per_kwh"]) * rate
-        fx = "given by the user" if usd_per_eur is not None else f"from {row['fx_source']} ({row['fx_date']})"
-        notes = f"Converted from EUR {row['eur_per_kwh']:g}/kWh at {rate:g} USD/EUR {fx}. {notes}".strip()
+        notes = f"Converted from EUR {row['eur_per_kwh']:g}/kWh at {rate:g} USD/EUR, {fx}. {notes}".strip()
     return Tariff(name, (price,) * 24, row["date"], row["source"], notes)

@@ -4,7 +4,9 @@ The loop is the textbook one: a prefill pass over the prompt gives the first tok
 feeds only the newest token and reads the rest from the cache. Token choice follows the usual order
 (temperature, then top-k, then top-p, then a multinomial draw; temperature 0 = argmax), the same
 order transformers' `generate()` uses, so the same seed gives the same tokens. Works with any
-transformers causal LM (Gemma 3/4, the tiny models here). Left out: beam search, repetition penalties.
+transformers causal LM (Gemma 3/4, the tiny models here). With the fast path (`compile=True`) the
+cache is static and every pass after the prefill is the compiled one (`workbench.engine.fast_path`);
+the loop reads the same. Left out: beam search, repetition penalties.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import torch
 
 from workbench.engine import transformers_adapter as adapter
+from workbench.engine.fast_path import FastRun
 from workbench.engine.generator import StepCallback
 from workbench.engine.handle import ModelHandle
 from workbench.engine.run_state import RunState
@@ -52,16 +55,17 @@ class AutoregressiveModel(ModelHandle[AutoregressiveSettings]):
         generator: torch.Generator,
         callback: StepCallback | None,
         stop: threading.Event | None,
+        fast: FastRun | None,
     ) -> None:
         eos_ids = self.eos_ids
-        cache = adapter.new_cache(self.model)
+        forward = _StaticForward(self.model, fast) if fast is not None and fast.used else _DynamicForward(self.model)
         feed = prompt_ids
         for index in range(settings.max_new_tokens):
             if stop is not None and stop.is_set():
                 run.finish_reason = "stopped"
                 return
             step_started = run.elapsed()
-            logits = adapter.causal_lm_logits(self.model, feed, cache)
+            logits = forward(feed)
             run.forward_passes += 1
             check_finite(logits, self.name, run.forward_passes)
             token = choose_token(logits[:, -1, :].float(), settings, generator)
@@ -74,3 +78,30 @@ class AutoregressiveModel(ModelHandle[AutoregressiveSettings]):
             if finished:
                 return
             feed = token.view(1, 1)
+
+
+class _DynamicForward:
+    """Eager passes over a cache that grows with every token."""
+
+    def __init__(self, model: adapter.Model) -> None:
+        self.model, self.cache = model, adapter.new_cache(model)
+
+    def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return adapter.causal_lm_logits(self.model, input_ids, self.cache)
+
+
+class _StaticForward:
+    """The fast path: the prompt eager into the static cache, then each token through the compiled step."""
+
+    def __init__(self, model: adapter.Model, fast: FastRun) -> None:
+        self.model, self.fast, self.seen = model, fast, 0
+        assert fast.cache is not None
+        self.cache = fast.cache
+
+    def __call__(self, input_ids: torch.Tensor) -> torch.Tensor:
+        start, self.seen = self.seen, self.seen + input_ids.shape[1]
+        positions = torch.arange(start, self.seen, device=input_ids.device).unsqueeze(0)
+        if start == 0:  # the prefill: its length changes from run to run, so it is not compiled
+            return adapter.causal_lm_logits(self.model, input_ids, self.cache, positions, None)
+        masks = adapter.causal_lm_masks(self.model, self.cache, positions, self.seen)
+        return self.fast.call(input_ids, self.cache, positions, masks)

@@ -4,7 +4,10 @@
 seeds a private random generator (so two runs in two threads do not disturb each other or the
 global torch seed), times the run, handles a stop request, Ctrl-C and out-of-memory, and turns the
 run's record into a `GenerationResult`. Subclasses only supply the loop (`_run_loop`) and their
-defaults and limits. Left out: batching (batch size is always 1) and chat templates.
+defaults and limits. With `compile=True` (per run, or `handle.compile = True` for every run) the
+fast path (`workbench.engine.fast_path`) is compiled and warmed up before the run's clock starts;
+what it did is in the result's `telemetry["fast_path"]`. Left out: batching (batch size is always 1)
+and chat templates.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 import torch
 
+from workbench.engine.fast_path import FastPath, FastRun
 from workbench.engine.generator import SettingsNote, StepCallback, start_run
 from workbench.engine.result import GenerationResult, StepEvent
 from workbench.engine.run_state import RunState
@@ -63,6 +67,18 @@ class ModelHandle(ABC, Generic[S]):
         # What the weights are stored in; load() sets it for quantized formats, whose tensors still
         # report the compute dtype. Every result records it in its settings.
         self.precision = PRECISION_OF_DTYPE.get(self.dtype, str(self.dtype).removeprefix("torch."))
+        self.fast_path = FastPath(self.model, name)  # compiled forwards and static caches, kept between runs
+
+    @property
+    def compile(self) -> bool:
+        """Whether runs take the fast path unless they say otherwise (`generate(..., compile=...)`)."""
+        return bool(self.defaults["compile"])
+
+    @compile.setter
+    def compile(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidSettingError("compile", value, "True or False")
+        self.defaults["compile"] = value
 
     @property
     def device(self) -> torch.device:
@@ -113,10 +129,11 @@ class ModelHandle(ABC, Generic[S]):
         prompt_ids = self._encode_prompt(prompt, resolved)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         run = RunState(device=self.device)
+        fast = self._start_fast_path(prompt_ids, resolved) if resolved.compile else None
         run.start()
         try:
             with torch.inference_mode():
-                self._run_loop(prompt_ids, resolved, run, generator, callback, stop)
+                self._run_loop(prompt_ids, resolved, run, generator, callback, stop, fast)
         except KeyboardInterrupt:
             run.finish_reason = "interrupted"
         except torch.OutOfMemoryError as error:
@@ -126,6 +143,9 @@ class ModelHandle(ABC, Generic[S]):
                 f"{self.device} ran out of memory running {self.name!r} ({error}); the model is still loaded: "
                 "try a smaller max_new_tokens or block_size"
             ) from None
+        finally:
+            if fast is not None:
+                fast.finish()
         total_s = run.elapsed()
         return GenerationResult(
             model=self.name,
@@ -145,7 +165,19 @@ class ModelHandle(ABC, Generic[S]):
             forward_passes=run.forward_passes,
             prompt_tokens=int(prompt_ids.shape[1]),
             trace=run.trace,
+            telemetry=self._run_telemetry(run, fast),
         )
+
+    def _start_fast_path(self, prompt_ids: torch.Tensor, settings: S) -> FastRun:
+        with torch.inference_mode():
+            return self.fast_path.start(self.kind, prompt_ids.shape[1], *self._fast_path_shape(prompt_ids, settings))
+
+    def _fast_path_shape(self, prompt_ids: torch.Tensor, settings: S) -> tuple[int, int | None]:
+        """(cache positions the run writes at most, canvas length or None)."""
+        return prompt_ids.shape[1] + settings.max_new_tokens, None
+
+    def _run_telemetry(self, run: RunState, fast: FastRun | None) -> dict[str, Any]:
+        return {"fast_path": fast.report.to_dict()} if fast is not None else {}
 
     def _encode_prompt(self, prompt: str, settings: S) -> torch.Tensor:
         ids = self.tokenizer(prompt, return_tensors="pt")["input_ids"]
@@ -197,8 +229,9 @@ class ModelHandle(ABC, Generic[S]):
         generator: torch.Generator,
         callback: StepCallback | None,
         stop: threading.Event | None,
+        fast: FastRun | None,
     ) -> None:
-        """Fill `run` with the tokens, timings and trace of one generation."""
+        """Fill `run` with the tokens, timings and trace of one generation (`fast`: the fast path, if asked for)."""
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -133,6 +133,26 @@ class GenerationResult:
     def to_json(self, include_trace: bool = False) -> str:
         return json.dumps(self.to_dict(include_trace=include_trace))
 
+    # Convenience for notebooks: the drawing lives in workbench.export (a layer above the engine,
+    # imported only when called); the engine's own logic never depends on it.
+    def save_html(self, path: str, tokenizer: Any = None, **options: Any) -> Any:
+        """Write this run as a self-contained HTML player (see `workbench.export.html.save_html`)."""
+        from workbench.export.html import save_html
+
+        return save_html(path, self, tokenizer, **options)
+
+    def save_gif(self, path: str, tokenizer: Any = None, **options: Any) -> Any:
+        """Write this run as an animated GIF (see `workbench.export.animation.save_gif`)."""
+        from workbench.export.animation import save_gif
+
+        return save_gif(path, self, tokenizer, **options)
+
+    def save_video(self, path: str, tokenizer: Any = None, **options: Any) -> Any:
+        """Write this run as an MP4 video (see `workbench.export.animation.save_video`)."""
+        from workbench.export.animation import save_video
+
+        return save_video(path, self, tokenizer, **options)
+
     def __repr__(self) -> str:  # the notebook shows this after a bare `result` cell
         rate = self.tokens_per_second
         rate_text = f"{rate:.1f} tok/s" if rate is not None else "no tokens"

@@ -26,6 +26,7 @@ class RunState:
     prefill_s: float | None = None  # None until the prompt has been processed (a run stopped before it)
     time_to_first_token_s: float | None = None
     finish_reason: FinishReason = "length"
+    trace_s: float = 0.0  # time spent building the trace (diffusion), reported beside the run's total
 
     def start(self) -> None:
         self.started = now(self.device)

@@ -4,7 +4,8 @@
 `resolve_settings()` from the user's keywords, the model's own defaults and the model's limits, so a
 bad value is refused before any tensor is touched (nothing is left half-initialised).
 
-One dataclass per kind over a shared base: `GenerationSettings` (max_new_tokens, temperature, seed),
+One dataclass per kind over a shared base: `GenerationSettings` (max_new_tokens, temperature, seed,
+compile: the fast path of `workbench.engine.fast_path`),
 `AutoregressiveSettings` (+ top_k, top_p), `DiffusionSettings` (+ steps, block_size, sampler,
 early_exit, entropy_bound, threshold and the model's schedule t_min/t_max, all always present).
 The sampler names come from the samplers' registry (`workbench.engine.diffusion.samplers`).
@@ -13,7 +14,7 @@ The sampler names come from the samplers' registry (`workbench.engine.diffusion.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from workbench.checks import check_choice, check_float, check_int
@@ -28,9 +29,10 @@ MAX_STEPS = 512  # the most denoising steps a canvas may be given
 # Every default, one table per kind. A model's own values (its config, its workbench.json) are laid
 # over these at load time; what the user passes is laid over those at each run.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "autoregressive": {"max_new_tokens": 64, "temperature": 0.8, "seed": None},
+    "autoregressive": {"max_new_tokens": 64, "temperature": 0.8, "seed": None, "compile": False},
     "diffusion": {
         "max_new_tokens": 256,
+        "compile": False,
         "temperature": SCHEDULE,
         "seed": None,
         "steps": 48,
@@ -52,6 +54,9 @@ class GenerationSettings:
     max_new_tokens: int
     temperature: float | str  # a constant (0 = argmax) or SCHEDULE
     seed: int | None
+    # Static KV cache + compiled forward (workbench.engine.fast_path). Keyword-only: each kind's own
+    # fields follow the base's, and this is the one base field with a default.
+    compile: bool = field(default=False, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -118,6 +123,8 @@ def resolve_settings(kind: Kind, defaults: dict[str, Any], limits: ModelLimits, 
     values["temperature"] = _check_temperature(kind, values.get("temperature"))
     if values.get("seed") is not None:
         values["seed"] = check_int("seed", values["seed"], 0, 2**63 - 1)
+    if not isinstance(values.get("compile", False), bool):
+        raise InvalidSettingError("compile", values["compile"], "True (static cache, compiled forward) or False")
     if kind == "autoregressive":
         if values.get("top_k") is not None:
             values["top_k"] = check_int("top_k", values["top_k"], 1, None)

@@ -68,7 +68,7 @@ def seam_table(results: Sequence[GenerationResult], tokenizer: Any, block_size: 
 
 def error_by_distance(units: pd.DataFrame, check: Check = "grammar", max_distance: int = 8) -> pd.DataFrame:
     """Error rate and unit count by distance to the nearest seam (distances above the cap pooled)."""
-    chosen = units[units["check"] == _check(check)].copy()
+    chosen = _checked_units(units)[units["check"] == _check(check)].copy()
     chosen["distance"] = chosen["distance"].clip(upper=max_distance)
     return chosen.groupby(["kind", "distance"])["error"].agg(error_rate="mean", units="count").reset_index()
 
@@ -105,7 +105,7 @@ def seam_penalty(
         raise InvalidSettingError("confidence", confidence, "a number between 0 and 1, e.g. 0.95")
     if not isinstance(resamples, int) or isinstance(resamples, bool) or resamples < 1:
         raise InvalidSettingError("resamples", resamples, "a whole number >= 1, e.g. 2000")
-    chosen = units[units["check"] == _check(check)]
+    chosen = _checked_units(units)[units["check"] == _check(check)]
     sizes = sorted(chosen["block_size"].unique()) if len(chosen) else []
     if len(sizes) > 1:
         raise InvalidSettingError("units", f"block sizes {sizes}", "one block size (see penalty_by_block_size)")
@@ -135,6 +135,7 @@ def seam_penalty(
 
 def penalty_by_block_size(units: pd.DataFrame, check: Check = "grammar", **options: Any) -> pd.DataFrame:
     """`seam_penalty` for each block size in a `seam_table` (AR cut at each size too), as a table."""
+    _checked_units(units)
     rows = [seam_penalty(units[units["block_size"] == size], check, **options).as_dict()
             for size in sorted(units["block_size"].unique())]  # fmt: skip
     return pd.DataFrame(rows).drop(columns="stories")
@@ -156,6 +157,22 @@ def plot_penalty(table: pd.DataFrame) -> Figure:
     ax.legend(title="check")
     ax.grid(alpha=0.3)
     return figure
+
+
+UNIT_COLUMNS = ("story", "kind", "check", "unit", "first", "last", "crosses", "distance", "error", "block_size")
+
+
+def _checked_units(units: Any) -> pd.DataFrame:
+    """`units` if it is a `seam_table` with stories in it; else InvalidSettingError saying what is wrong."""
+    if not isinstance(units, pd.DataFrame):
+        raise InvalidSettingError("units", units, "a table from seam_table(results, tokenizer)")
+    missing = [name for name in UNIT_COLUMNS if name not in units.columns]
+    if missing or units.empty:
+        problem = f"it lacks the columns {missing}" if missing else "it has no units"
+        raise InvalidSettingError(
+            "units", f"a table of {len(units)} rows", f"a seam_table of one or more stories ({problem})"
+        )
+    return units
 
 
 def _check(check: str) -> str:

@@ -34,6 +34,7 @@ from workbench.errors import InvalidSettingError
 from workbench.measure.store import ResultsStore
 from workbench.measure.telemetry.energy import measured_generate
 
+MAX_DURATION_S = 7 * 24 * 3600.0  # a week: longer soaks are a lab's job (and threading.Timer overflows near 1e12 s)
 WARM_UP_SLOWDOWN = 1.25  # a run this much slower per token than the settled median is still warming up
 
 
@@ -71,11 +72,12 @@ def soak(
     tags: dict[str, Any] | None = None,
     **settings: Any,
 ) -> SoakReport:
-    """Generate back to back for `duration_s` seconds; the generation running at the deadline is stopped.
+    """Generate back to back for `duration_s` seconds (at most a week, MAX_DURATION_S); the generation
+    running at the deadline is stopped.
 
     With a `store`, every generation is added to it, tagged {"source": "soak"} and `tags`.
     """
-    duration_s = check_float("duration_s", duration_s, 0.0, None, low_inclusive=False)
+    duration_s = check_float("duration_s", duration_s, 0.0, MAX_DURATION_S, low_inclusive=False)
     first_window_s = check_float("first_window_s", first_window_s, 0.0, None, low_inclusive=False)
     drift = check_float("drift", drift, 0.0, None, low_inclusive=False)
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
@@ -116,6 +118,11 @@ def analyse(
     timeline: pd.DataFrame, *, first_window_s: float = 60.0, window: int = 3, drift: float = 0.05
 ) -> SoakReport:
     """Warm-up, steady state and J/token from a soak timeline (also usable on a saved one)."""
+    needed = ("start_s", "window_s", "tokens", "finish_reason", "energy_source", "energy_missing", "power_w")
+    absent = [name for name in needed if name not in getattr(timeline, "columns", ())]
+    if not isinstance(timeline, pd.DataFrame) or absent:
+        shown = f"a table lacking the columns {absent}" if isinstance(timeline, pd.DataFrame) else timeline
+        raise InvalidSettingError("timeline", shown, "a soak timeline (SoakReport.timeline, or one saved from it)")
     cut = timeline["finish_reason"].isin(["stopped", "interrupted", "error"])
     complete = timeline[~cut].reset_index(drop=True)
     source = complete["energy_source"].dropna().iloc[0] if complete["energy_source"].notna().any() else None

@@ -33,7 +33,7 @@ import pandas as pd
 from workbench.engine.generator import Generator, check_prompt
 from workbench.engine.result import GenerationResult
 from workbench.engine.settings import SCHEDULE
-from workbench.errors import InvalidSettingError
+from workbench.errors import InvalidSettingError, scrub
 from workbench.loading.load import load
 from workbench.measure.conditions import BUSY_CORE_SHARE
 from workbench.measure.measurement import Measurement
@@ -200,7 +200,7 @@ def compare_runs(
     shared = {k: v for k, v in (shared_settings or {}).items() if v is not None}
     only_diffusion = {k: v for k, v in (diffusion_settings or {}).items() if v is not None}
     if served is not None:
-        say(f"connecting to {served}")
+        say(f"connecting to {scrub(served)}")  # a URL may carry user:password, refused by load()
     served_handle = load(served, model=served_model) if served is not None else None  # first: fails in seconds
     say(f"loading {ar} and {diffusion}")
     ar_handle, diffusion_handle = load(ar, device=device), load(diffusion, device=device)

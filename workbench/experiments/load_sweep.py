@@ -9,9 +9,11 @@ aggregate tokens/s (all tokens / the level's wall time: what the server delivers
 cost per million tokens at N users needs), per-user tokens/s (median over requests: what each user
 feels) and TTFT p50/p95. Every level is bounded in count and in time (`timeout_s`): when it runs
 out, the runs still going are stopped and counted as unfinished, never waited on. Runs may be
-added to a `ResultsStore`, tagged with their level. One untimed warm-up request goes first
-(`warmup=False` skips it): a server's first request pays for lazy set-up, which would make level 1
-look slow and every later level look like a speed-up. Left out: open-loop arrival rates (Poisson
+added to a `ResultsStore`, tagged with their level. One unmeasured warm-up request goes first
+(`warmup=False` skips it), under the same `timeout_s` (it is stopped when that runs out): a server's
+first request pays for lazy set-up, which would make level 1 look slow and every later level look
+like a speed-up. So the whole sweep waits at most `timeout_s` x (levels + 1), plus each served
+handle's own deadlines (`handle.deadlines`) for a stream already cut. Left out: open-loop arrival rates (Poisson
 traffic); `vllm bench serve` does those.
 """
 
@@ -56,10 +58,12 @@ def load_sweep(
     levels = [check_int("levels", level, 1, MAX_LEVEL) for level in levels]
     if requests_per_level is not None:
         requests_per_level = check_int("requests_per_level", requests_per_level, max(levels), 4 * MAX_LEVEL)
-    timeout_s = check_float("timeout_s", timeout_s, 0.0, None, low_inclusive=False)
+    timeout_s = check_float(
+        "timeout_s", timeout_s, 0.0, 86_400.0, low_inclusive=False
+    )  # a day: Timer overflows near 1e12 s
     handle.settings(**settings)
     if warmup:
-        handle.generate(prompt, **settings)
+        _warm_up(handle, prompt, timeout_s, settings)
     rows = []
     with tqdm(total=sum(requests_per_level or level for level in levels), desc="load sweep", unit="request") as bar:
         for level in levels:
@@ -69,6 +73,16 @@ def load_sweep(
                     store.add(result, tags={"source": "load_sweep", "concurrency": level})
             rows.append(_row(level, results, wall_s))
     return pd.DataFrame(rows)
+
+
+def _warm_up(handle: Generator, prompt: str, timeout_s: float, settings: dict[str, Any]) -> None:
+    stop = threading.Event()
+    timer = threading.Timer(timeout_s, stop.set)  # the warm-up gets the same budget as a level
+    timer.start()
+    try:
+        handle.generate(prompt, stop=stop, **settings)
+    finally:
+        timer.cancel()
 
 
 def _run_level(

@@ -5,7 +5,10 @@ extra ones are dropped, a broken file surfaces as whatever the parser raised. Fo
 that is the worst outcome (a run of random layers looks like a run), so every read here either
 returns what the folder really holds or raises `ModelUnavailableError` naming the file and what is
 wrong with it. Also refused up front: a folder that names its own Python code (`auto_map`) unless
-the caller trusts it. Left out: repairing anything, and checksums (transformers has no manifest).
+the caller trusts it. Sizes are range-checked (`check_sizes`) before anything is built from a
+config, by `read_config` and by the memory plan: a config saying 1e9 layers would otherwise have
+transformers build them, for ever, while memory grows. Left out: repairing anything, and checksums
+(transformers has no manifest).
 """
 
 from __future__ import annotations
@@ -19,6 +22,42 @@ import torch
 from workbench.errors import InvalidSettingError, ModelUnavailableError
 
 WORKBENCH_JSON = "workbench.json"
+# The largest size any config field may give; each is over 10x the largest published model's (the
+# biggest open models have ~160 layers, hidden sizes of 16k-25k and vocabularies of 256k-262k).
+SIZE_LIMITS = {
+    "num_hidden_layers": 2_000,
+    "hidden_size": 1 << 18,
+    "intermediate_size": 1 << 20,
+    "moe_intermediate_size": 1 << 20,
+    "num_attention_heads": 4_096,
+    "num_key_value_heads": 4_096,
+    "head_dim": 8_192,
+    "vocab_size": 1 << 23,
+    "max_position_embeddings": 1 << 27,
+    "num_experts": 8_192,
+    "num_local_experts": 8_192,
+    "top_k_experts": 8_192,
+    "sliding_window": 1 << 27,
+    "canvas_length": 1 << 20,
+}
+
+
+def check_sizes(fields: Any, source: str) -> None:
+    """Raise `ModelUnavailableError` unless every size in a config's fields (and its text config) is
+    a whole number from 1 to its `SIZE_LIMITS` entry; called before anything is built from them."""
+    if not isinstance(fields, dict):
+        raise ModelUnavailableError(f"{source}: not a usable model config (not a JSON object)")
+    for name, limit in SIZE_LIMITS.items():
+        value = fields.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise ModelUnavailableError(
+                f"{source}: not a usable model config ({name}={str(value)[:40]} is not a whole number from 1 to {limit:,})"
+            )
+    nested = fields.get("text_config")
+    if nested is not None:
+        check_sizes(nested, f"{source} text_config")
 
 
 def refuse_remote_code(spec: str, folder: str) -> None:
@@ -41,6 +80,13 @@ def refuse_remote_code(spec: str, folder: str) -> None:
 def read_config(folder: str, trust_remote_code: bool) -> Any:
     from transformers import AutoConfig
 
+    path = Path(folder) / "config.json"
+    try:
+        fields = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        fields = None  # absent (a hub id) or unreadable: AutoConfig says which below
+    if fields is not None:
+        check_sizes(fields, str(path))
     try:
         # An explicit trust_remote_code (never None) keeps transformers from prompting on the terminal.
         return AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)

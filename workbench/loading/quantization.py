@@ -53,7 +53,7 @@ def check_quantization(quantization: Any, device: torch.device) -> Quantization 
     """The format asked for, if it can run on `device` here; InvalidSettingError saying why not."""
     if quantization is None:
         return None
-    if quantization not in QUANTIZATIONS:
+    if not isinstance(quantization, str) or quantization not in QUANTIZATIONS:  # a list or dict: refuse, not crash
         raise InvalidSettingError("quantization", quantization, "None or one of " + ", ".join(QUANTIZATIONS))
     chosen = QUANTIZATIONS[quantization]
     if device.type != "cuda" and not chosen.cpu:

@@ -15,8 +15,13 @@ shared *folder* must be a local disk (e.g. a JupyterHub's shared volume): SQLite
 work over network filesystems. A path holding anything other than a workbench store, whether not
 SQLite at all or another program's database, raises `ResultsStoreError` and is left untouched.
 
-Left out: the per-step diffusion trace (large; it belongs in its own file) and schema migrations
-(there is only schema 1 so far).
+Each run's timeline (token ids, step times and the diffusion trace) goes in a side table, `traces`,
+keyed by run_uuid, so `store.result(run_id)` gives back a `GenerationResult` that replays and exports
+(`workbench export RUN_ID`). The table is created when missing, so a store written before it existed
+still opens (and is read by older workbench versions, which ignore it); its older runs come back
+without a timeline, and say so in `telemetry["replay_missing"]`. CSV and Parquet exports and the
+busy-store side file carry the runs' rows only, not their timelines.
+Left out: schema migrations (there is only schema 1 so far).
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
-from workbench.engine.result import GenerationResult
-from workbench.errors import InvalidSettingError, WorkbenchError
+from workbench.engine.result import DenoisingStep, GenerationResult
+from workbench.errors import InvalidSettingError, WorkbenchError, scrub
 from workbench.measure.measurement import Measurement
 from workbench.measure.telemetry.environment import (
     cuda_device_name,
@@ -104,6 +109,8 @@ _CONSTRAINTS = {"id": "PRIMARY KEY", "run_uuid": "NOT NULL UNIQUE", "timestamp":
 _CREATE_TABLE = "CREATE TABLE IF NOT EXISTS runs ({})".format(
     ", ".join(f"{name} {kind} {_CONSTRAINTS.get(name, '')}".strip() for name, kind in COLUMNS.items())
 )
+_CREATE_TRACES = "CREATE TABLE IF NOT EXISTS traces (run_uuid TEXT PRIMARY KEY, replay TEXT NOT NULL)"
+NO_TRACE_TABLE = "this run was stored without its timeline (by a workbench before the store kept traces, or imported from CSV/Parquet)"
 _PANDAS_TYPES = {"INTEGER": "Int64", "REAL": "float64", "TEXT": "object"}
 
 
@@ -149,6 +156,7 @@ class ResultsStore:
         row = self._row(result, tags)
         with self._transaction() as connection:
             cursor = connection.execute(_insert(row), list(row.values()))
+            _add_replay(connection, row["run_uuid"], result)
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
     def add_all(
@@ -170,8 +178,9 @@ class ResultsStore:
         rows = [self._row(result, {**(tags or {}), **extra}) for result, extra in zip(results, each, strict=True)]
         try:
             with self._transaction() as connection:
-                for row in rows:
+                for row, result in zip(rows, results):
                     connection.execute(_insert(row), list(row.values()))
+                    _add_replay(connection, row["run_uuid"], result)
             return None
         except StoreBusyError:
             pass
@@ -182,15 +191,19 @@ class ResultsStore:
 
     def import_(self, path: str | Path) -> int:
         """Add the rows of a `.csv` or `.parquet` export; runs already here are skipped. Returns rows added."""
-        frame = _read_table(Path(path))
+        try:
+            frame = _read_table(Path(path))
+        except InvalidSettingError:
+            raise
+        except (OSError, ValueError, OverflowError) as error:  # missing, empty, truncated, a cell pandas cannot type
+            raise InvalidSettingError("path", str(path), f"a readable workbench export ({_problem(error)})") from None
         missing = {"run_uuid", "timestamp"} - set(frame.columns)
         unknown = set(frame.columns) - set(COLUMNS)
         if missing or unknown:
             problem = f"missing columns {sorted(missing)}, unknown columns {sorted(unknown)}"
             raise InvalidSettingError("path", str(path), f"a workbench export ({problem})")
         names = [name for name in frame.columns if name != "id"]  # row ids are local to each store
-        records = frame.to_dict("records")
-        rows = [[_sql_value(record[name], COLUMNS[name]) for name in names] for record in records]
+        rows = [_sql_row(index, record, names, path) for index, record in enumerate(frame.to_dict("records"), 1)]
         with self._transaction() as connection:
             before = connection.total_changes
             connection.executemany(
@@ -220,6 +233,43 @@ class ResultsStore:
             frame["torch_threads"] = pd.array([c.torch_threads if c else None for c in measured], dtype="Int64")
         return frame
 
+    def result(self, run_id: int | str) -> GenerationResult:
+        """One stored run as a `GenerationResult` (by row id or run_uuid), with its timeline when kept."""
+        column = "id" if isinstance(run_id, int) or str(run_id).isdigit() else "run_uuid"
+        key = int(run_id) if column == "id" else str(run_id)
+        with closing(self._connect()) as connection:
+            connection.row_factory = sqlite3.Row
+            row = connection.execute(f"SELECT * FROM runs WHERE {column} = ?", [key]).fetchone()
+            has_table = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'traces'").fetchone()
+            replay = (
+                has_table
+                and connection.execute(
+                    "SELECT replay FROM traces WHERE run_uuid = ?", [row["run_uuid"] if row else None]
+                ).fetchone()
+            )
+        if row is None:
+            raise InvalidSettingError(
+                "run_id", run_id, f"the id or run_uuid of a run in {self.path} ({len(self)} runs)"
+            )
+        kept = json.loads(replay[0]) if replay else {}
+        telemetry = json.loads(row["telemetry"] or "{}")
+        if not replay:
+            telemetry["replay_missing"] = NO_TRACE_TABLE
+        return GenerationResult(
+            **{name: row[name] for name in ("model", "kind", "prompt", "text", "finish_reason", "device", "dtype")},
+            settings=json.loads(row["settings"] or "{}"),
+            token_ids=kept.get("token_ids", []),
+            load_s=row["load_s"],
+            prefill_s=row["prefill_s"],
+            time_to_first_token_s=row["time_to_first_token_s"],
+            total_s=row["total_s"],
+            step_times_s=kept.get("step_times_s", []),
+            forward_passes=row["forward_passes"],
+            prompt_tokens=row["prompt_tokens"],
+            trace=[DenoisingStep(**step) for step in kept.get("trace", [])],
+            telemetry=telemetry,
+        )
+
     def export(self, path: str | Path, *, overwrite: bool = False) -> int:
         """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows.
         An existing file is replaced only with `overwrite=True`."""
@@ -229,10 +279,15 @@ class ResultsStore:
         if path.exists() and not overwrite:
             raise InvalidSettingError("path", str(path), "a file that does not exist yet (or pass overwrite=True)")
         frame = self.to_dataframe()
-        if path.suffix == ".csv":
-            _write_csv(frame, path)
-        else:
-            frame.to_parquet(path, index=False)
+        try:
+            if path.suffix == ".csv":
+                _write_csv(frame, path)
+            else:
+                frame.to_parquet(path, index=False)
+        except OSError as error:  # no such folder, no permission, a read-only or full disk
+            raise InvalidSettingError(
+                "path", str(path), f"a file path that can be written ({_problem(error)})"
+            ) from None
         return len(frame)
 
     def __len__(self) -> int:
@@ -266,6 +321,10 @@ class ResultsStore:
             if health != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {health}")
         except sqlite3.DatabaseError as error:
+            if _read_only(self.path.parent):  # WAL needs its side files even to read: not damage
+                raise ResultsStoreError(
+                    self.path, f"is on a read-only filesystem; copy it to a writable folder to use it ({error})"
+                ) from error
             raise ResultsStoreError(self.path, f"is a damaged or unreadable SQLite file ({error})") from error
         if application_id == APPLICATION_ID:
             if version != SCHEMA_VERSION:
@@ -288,6 +347,7 @@ class ResultsStore:
             if connection.execute("PRAGMA application_id").fetchone()[0] not in (0, APPLICATION_ID):
                 raise ResultsStoreError(self.path, "became another program's database while being created")
             connection.execute(_CREATE_TABLE)
+            connection.execute(_CREATE_TRACES)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -345,6 +405,14 @@ class ResultsStore:
         return {name: value for name, value in row.items() if name in COLUMNS}
 
 
+def _add_replay(connection: sqlite3.Connection, run_uuid: str, result: GenerationResult) -> None:
+    # Created here too: a store made before the table existed gains it with its first new run.
+    connection.execute(_CREATE_TRACES)
+    data = result.to_dict(include_trace=True)  # non-finite numbers already None
+    replay = {name: data[name] for name in ("token_ids", "step_times_s", "trace")}
+    connection.execute("INSERT INTO traces (run_uuid, replay) VALUES (?, ?)", [run_uuid, json.dumps(replay)])
+
+
 def _insert(row: dict[str, Any]) -> str:
     return f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})"
 
@@ -374,10 +442,14 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
                 # A quote would end SQLite's JSON path early and silently match nothing.
                 raise InvalidSettingError("tags", wanted, "a dict of tag values to match, keys without double quotes")
             for key, value in wanted.items():
+                if value is not None and not isinstance(value, (str, int, float)):
+                    raise InvalidSettingError("tags", wanted, "tag values that are text or numbers")
                 clauses.append("json_extract(tags, ?) = ?")
                 parameters += [f'$."{key}"', value]
         elif name not in COLUMNS:
             raise InvalidSettingError(name, wanted, "a filter on one of the store's columns: " + ", ".join(COLUMNS))
+        elif not _filter_value(wanted):
+            raise InvalidSettingError(name, wanted, "text, a number, None, or a list of texts or numbers")
         elif wanted is None:
             clauses.append(f"{name} IS NULL")
         elif isinstance(wanted, (list, tuple, set)):
@@ -415,6 +487,36 @@ def _read_table(path: Path) -> pd.DataFrame:
             frame[name] = [v[1:] if isinstance(v, str) and v.startswith("\\") else v for v in frame[name]]
         return frame
     raise InvalidSettingError("path", str(path), "a .csv or .parquet file written by ResultsStore.export")
+
+
+def _filter_value(wanted: Any) -> bool:
+    if isinstance(wanted, (list, tuple, set)):
+        return all(isinstance(value, (str, int, float)) for value in wanted)
+    return wanted is None or isinstance(wanted, (str, int, float))
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _problem(error: Exception) -> str:
+    return f"{type(error).__name__}: {scrub(str(error), limit=200)}"
+
+
+def _sql_row(index: int, record: dict[str, Any], names: list[str], path: str | Path) -> list[Any]:
+    row = []
+    for name in names:
+        try:
+            row.append(_sql_value(record[name], COLUMNS[name]))
+        except (TypeError, ValueError, OverflowError):
+            allowed = f"a workbench export: row {index} column {name} must be {COLUMNS[name].lower()}"
+            raise InvalidSettingError(
+                "path", str(path), f"{allowed}, not {scrub(repr(record[name]), limit=60)}"
+            ) from None
+    return row
 
 
 def _sql_value(value: Any, kind: str) -> Any:

@@ -4,8 +4,9 @@
     ControlPanel("tiny-ar", "tiny-diffusion")
 
 Modules, one concept each: `panel` (the control panel that ties the rest together), `controls` (its
-setting widgets), `worker` (the background thread runs go in), `canvas_view` and `canvas_html` (the
-live canvas and its step scrubber), `race` (the two lanes with live numbers), `table` (runs so far and
+setting widgets), `worker` (the background thread runs go in), `canvas_view` (the live
+canvas and its step scrubber; its HTML comes from `workbench.export.canvas_html`), `race` (the two
+lanes with live numbers), `replay` (a finished race replayed on one clock), `table` (runs so far and
 the results store), `throttle` (redraw limiting). The engine never imports this package; sweeps and
 frontier plots live in `workbench.experiments.sweep` because they need no widgets.
 """

@@ -20,7 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from workbench.engine.result import DenoisingStep, GenerationResult, StepEvent
-from workbench.widgets.canvas_html import frame_html, resolved_step
+from workbench.export.canvas_html import frame_html, resolved_step
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
 HIDDEN = "\u2588"  # what a word of a draft that failed the draft check is drawn as

@@ -51,6 +51,11 @@ class Controls:
             description="max new tokens", options=[MAX_NEW_TOKENS_CHOICES[0]], style=_WIDE
         )
         self.seed = widgets.Text(value="0", description="seed", placeholder="empty = random", style=_WIDE)
+        self.compile = widgets.Checkbox(
+            description="fast path (static cache, compiled forward)",
+            indent=False,
+            tooltip="compiles once per shape before the run (timed apart from it); falls back to eager with the reason",
+        )
         for name in ("steps", "block_size", "temperature", "sampler", "max_new_tokens", "seed"):
             getattr(self, name).add_class(f"wb-{name.replace('_', '-')}")
         self.sampler.observe(self._explain_sampler, names="value")
@@ -59,7 +64,7 @@ class Controls:
             widgets.HBox([self.steps, self.block_size]),
             widgets.HBox([self.temperature, self.schedule]),
             widgets.HBox([self.sampler, self.early_exit]),
-            widgets.HBox([self.max_new_tokens, self.seed]),
+            widgets.HBox([self.max_new_tokens, self.seed, self.compile]),
         ])  # fmt: skip
 
     def configure(self, ar: ModelHandle, diffusion: ModelHandle) -> None:
@@ -86,6 +91,7 @@ class Controls:
             self.schedule.description = f"diffusion uses its own temperature schedule ({t_max:g} \u2192 {t_min:g})"
         self.sampler.value = defaults.get("sampler", DEFAULTS["diffusion"]["sampler"])
         self.early_exit.value = bool(defaults.get("early_exit", True))
+        self.compile.value = bool(ar.defaults.get("compile") or defaults.get("compile"))
 
     def ar_settings(self) -> dict[str, Any]:
         return {**self._shared(), "temperature": self.temperature.value}
@@ -101,7 +107,11 @@ class Controls:
         }
 
     def _shared(self) -> dict[str, Any]:
-        return {"max_new_tokens": self.max_new_tokens.value, "seed": parse_seed(self.seed.value)}
+        return {
+            "max_new_tokens": self.max_new_tokens.value,
+            "seed": parse_seed(self.seed.value),
+            "compile": self.compile.value,
+        }
 
     def _explain_sampler(self, change: dict[str, Any]) -> None:
         self.sampler.tooltip = sampler_choices().get(change["new"], "")

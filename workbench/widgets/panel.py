@@ -89,6 +89,7 @@ class ControlPanel:
             self.status,
             self.race.widget,
             self.canvas.widget,
+            self.race.replay.widget,
             widgets.HTML("<b>Runs so far</b>"),
             self.table.html,
         ])  # fmt: skip
@@ -136,7 +137,8 @@ class ControlPanel:
             ar_settings = ar.settings(**self.controls.ar_settings())
             diffusion_settings = diffusion.settings(**self.controls.diffusion_settings())
             # A served model runs with the autoregressive knobs: those are what a request carries.
-            served_settings = self.served.settings(**self.controls.ar_settings()) if self.served is not None else None
+            served_knobs = {**self.controls.ar_settings(), "compile": False}  # a server runs its own forward
+            served_settings = self.served.settings(**served_knobs) if self.served is not None else None
         except WorkbenchError as error:
             self._say(str(error), "error")
             return

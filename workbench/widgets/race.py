@@ -7,7 +7,8 @@ cores or one GPU, two concurrent runs would steal compute from each other, and t
 exists to compare would measure the contention instead of the models (`workbench.experiments.compare` does the
 same). Without a GPU power reads "n/a (no GPU)", never 0. A third lane, `RaceView(served=True)`,
 races a model behind a server (`workbench.engine.served`) with the AR settings; its power is the server's,
-so it reads "n/a". Left out: more than two local lanes.
+so it reads "n/a". When the runs are over, `race.replay` (a `ReplayView`) plays them side by side on
+one clock from their recorded times. Left out: more than two local lanes.
 
 Numbers you can trust: the first time a model runs with a settings shape, the race runs it once
 untimed first ("warming up") and shows that cold run's first-token time as its own labelled figure;
@@ -195,6 +196,9 @@ class RaceView:
         self.widget = widgets.VBox([widgets.HBox([lane.html for lane in self.lanes.values()]), self.verdict])
         self._cold: dict[str, GenerationResult] = {}  # per model and settings shape: its untimed first run
         self._pairs: dict[str, list[tuple[GenerationResult, GenerationResult]]] = {}  # (AR, diffusion) per race setup
+        from workbench.widgets.replay import ReplayView  # it draws lanes with lane_html from here
+
+        self.replay = ReplayView(hz)
 
     def run(
         self,
@@ -221,7 +225,7 @@ class RaceView:
         )
         for kind, (handle, _) in entrants:
             self.lanes[kind].waiting(handle)
-        results = []
+        results, tokenizers = [], []
         for kind, (handle, settings) in entrants:
             lane = self.lanes[kind]
             if stop.is_set():
@@ -256,6 +260,9 @@ class RaceView:
                 assert canvas is not None
                 canvas.show(result)
             results.append(result)
+            tokenizers.append(getattr(handle, "tokenizer", None))  # a served handle has none
+        if results:
+            self.replay.load_results(results, tokenizers)
         self._judge(results)
         return results
 

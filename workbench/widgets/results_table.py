@@ -50,6 +50,9 @@ def settings_text(result: GenerationResult) -> str:
             settings.get("sampler", ""),
             *parts,
         ]
+    fast = result.telemetry.get("fast_path") or {}
+    if settings.get("compile") and fast:  # what was asked for, and what ran
+        parts.append("compiled" if fast.get("used") else "compile asked, ran eager")
     return " ".join(part for part in parts if part) + f" seed={settings.get('seed')}"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from workbench.engine.diffusion.loop import generate_blocks
+from workbench.engine.fast_path import FastRun
 from workbench.engine.generator import SettingsNote, StepCallback
 from workbench.engine.handle import ModelHandle
 from workbench.engine.result import DenoisingStep
@@ -65,6 +66,7 @@ class DiffusionModel(ModelHandle[DiffusionSettings]):
         generator: torch.Generator,
         callback: StepCallback | None,
         stop: threading.Event | None,
+        fast: FastRun | None,
     ) -> None:
         def on_step(step: DenoisingStep) -> None:
             self._emit(run, callback, step)
@@ -78,4 +80,12 @@ class DiffusionModel(ModelHandle[DiffusionSettings]):
             generator=generator,
             on_step=on_step if callback is not None else None,
             stop=stop,
+            fast=fast,
         )
+
+    def _fast_path_shape(self, prompt_ids: torch.Tensor, settings: DiffusionSettings) -> tuple[int, int | None]:
+        # The encoder caches the prompt and every canvas but the last; the decoder reads one canvas past that.
+        return prompt_ids.shape[1] + (settings.canvases - 1) * settings.block_size, settings.block_size
+
+    def _run_telemetry(self, run: RunState, fast: FastRun | None) -> dict[str, Any]:
+        return {**super()._run_telemetry(run, fast), "trace_s": run.trace_s}

@@ -11,7 +11,11 @@ so `forward_passes`, `prefill_s` and energy are None with the reason in `telemet
 Settings: max_new_tokens, temperature, top_p, top_k and seed go into each request. Diffusion knobs
 (steps, sampler, block_size, ...) are fixed when a vLLM server starts, so they are refused here.
 The API key comes from $WORKBENCH_API_KEY (or $OPENAI_API_KEY) and is sent only as a header: the
-recorded endpoint has no credentials and the key is scrubbed from anything the server echoes back.
+recorded endpoint has no credentials, a key that is not printable ASCII is refused before it is sent,
+and `workbench.errors.scrub` removes the key from everything the server sends back (error texts,
+generated text, model ids, the version) before any of it is cut, shown, returned or stored.
+Everything read from the server is validated by `wire` (pydantic schemas): a malformed listing is a
+`ModelUnavailableError` at load, a malformed stream event a result with finish_reason "error".
 
 Every wait has a deadline (`Deadlines`): a server error, a malformed or stalled stream or a
 connection that breaks mid-stream gives a partial result with finish_reason "error" and the reason in
@@ -35,15 +39,16 @@ from workbench.engine.generator import SettingsNote, StepCallback, start_run
 from workbench.engine.result import FinishReason, GenerationResult, StepEvent
 from workbench.engine.run_state import RunState
 from workbench.engine.served.stream import Chunk, Done, Failure, StreamReader
+from workbench.engine.served.wire import WireError, WireModel, model_list, server_version
 from workbench.engine.settings import AutoregressiveSettings, GenerationSettings, ModelLimits, resolve_settings
-from workbench.errors import InvalidSettingError, ModelUnavailableError
+from workbench.errors import SECRET_VARIABLES, InvalidSettingError, ModelUnavailableError, scrub
 
-API_KEY_VARIABLES = ("WORKBENCH_API_KEY", "OPENAI_API_KEY")
+API_KEY_VARIABLES = SECRET_VARIABLES
+MODELS_NAMED = 20  # a wrong model= names this many of the served ones (a server may list thousands)
 DEFAULTS: dict[str, Any] = {"max_new_tokens": 64, "temperature": 0.8, "seed": None}  # as the in-process models
 REQUEST_KNOBS = ("max_new_tokens", "temperature", "top_p", "top_k", "seed")
 SERVER_WIDE = ("steps", "block_size", "sampler", "early_exit", "entropy_bound", "threshold")
 SERVER_FINISH: dict[str, FinishReason] = {"length": "length", "stop": "eos"}
-LISTING_TIMEOUT_S = 5.0  # answering /models and /version takes a live server milliseconds
 UNKNOWN_CONTEXT = 1 << 30  # a server that does not report max_model_len checks the length itself
 NOT_MEASURABLE = {
     "forward_passes_missing": "served: the server streams chunks, not forward passes (see stream_chunks)",
@@ -56,9 +61,11 @@ Kind = Literal["autoregressive", "diffusion"]
 
 @dataclass
 class Deadlines:
-    """How long a served run may wait, in seconds; set `handle.deadlines` to change them."""
+    """How long a served model may wait, in seconds: pass `load_served(url, deadlines=...)`, or set
+    `handle.deadlines` to change them for later runs. Stop and Ctrl-C end a run at once."""
 
     connect_s: float = 3.0  # opening the connection (an unreachable host fails within this)
+    listing_s: float = 5.0  # each read of /models and /version at load (a live server answers in ms)
     first_token_s: float = 120.0  # request sent -> first token (a busy server queues requests)
     between_chunks_s: float = 30.0  # one chunk -> the next
     total_s: float = 600.0  # the whole call
@@ -94,10 +101,12 @@ def load_served(
     if kind not in (None, "autoregressive", "diffusion"):
         raise InvalidSettingError("kind", kind, "'autoregressive', 'diffusion', or None (assume autoregressive)")
     deadlines = deadlines or Deadlines()
-    api_key = next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
+    api_key = _api_key()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     client = httpx.Client(
-        base_url=endpoint + "/", headers=headers, timeout=httpx.Timeout(LISTING_TIMEOUT_S, connect=deadlines.connect_s)
+        base_url=endpoint + "/",
+        headers=headers,
+        timeout=httpx.Timeout(deadlines.listing_s, connect=deadlines.connect_s),
     )
     started = time.perf_counter()
     try:
@@ -116,18 +125,21 @@ def load_served(
         )
         raise ModelUnavailableError(f"{endpoint}/models {problem}")
     try:
-        entries = listing.json()["data"]
-        served = {entry["id"]: entry for entry in entries if isinstance(entry, dict) and "id" in entry}
-    except (ValueError, KeyError, TypeError):
+        served = {entry.id: entry for entry in model_list(listing.content).data}
+    except WireError as error:
         client.close()
-        raise ModelUnavailableError(f"{endpoint}/models did not answer with an OpenAI model list") from None
+        raise ModelUnavailableError(
+            f"{endpoint}/models did not answer with an OpenAI model list ({scrub(str(error), [api_key])})"
+        ) from None
     if not served:
         client.close()
         raise ModelUnavailableError(f"{endpoint} serves no models")
     if model is not None and model not in served:
         client.close()
-        raise InvalidSettingError("model", model, f"one of the models {endpoint} serves: {', '.join(served)}")
-    chosen = model if model is not None else next(iter(served))
+        named = ", ".join(scrub(name, [api_key], limit=100) for name in list(served)[:MODELS_NAMED])
+        more = f" and {len(served) - MODELS_NAMED} more" if len(served) > MODELS_NAMED else ""
+        raise InvalidSettingError("model", model, f"one of the {len(served)} models {endpoint} serves: {named}{more}")
+    chosen = served[model if model is not None else next(iter(served))]
     return ServedModel(
         endpoint,
         chosen,
@@ -135,21 +147,36 @@ def load_served(
         api_key=api_key,
         deadlines=deadlines,
         kind=kind,
-        server_version=_server_version(client, endpoint, served[chosen].get("owned_by")),
-        context_length=served[chosen].get("max_model_len"),
+        server_version=_server_version(client, endpoint, chosen.owned_by, api_key),
         load_s=time.perf_counter() - started,
     )
 
 
-def _server_version(client: httpx.Client, endpoint: str, owner: str | None) -> str | None:
+def _api_key() -> str | None:
+    """The key from the first variable that holds one; refused unless HTTP can carry it as it is."""
+    for name in API_KEY_VARIABLES:
+        key = os.environ.get(name)
+        if key:
+            if not (key.isascii() and key.isprintable()):
+                # httpx would fail with an error that holds the whole header; the key is not echoed here.
+                raise InvalidSettingError(
+                    f"${name}",
+                    "<the key, not shown>",
+                    "printable ASCII characters only (an HTTP header cannot carry others); nothing was sent",
+                )
+            return key
+    return None
+
+
+def _server_version(client: httpx.Client, endpoint: str, owner: str | None, api_key: str | None) -> str | None:
     """ "vllm 0.32.0": vLLM answers GET /version beside /v1 and owns its models; other servers: None."""
     root = endpoint.removesuffix("/v1")
     try:
         response = client.get(f"{root}/version")
-        version = response.json().get("version") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError):
+        version = server_version(response.content).version if response.status_code == 200 else None
+    except (httpx.HTTPError, WireError):
         return None
-    return f"{owner or 'server'} {version}" if version else None
+    return scrub(f"{owner or 'server'} {version}", [api_key], limit=120) if version else None
 
 
 class ServedModel:
@@ -162,18 +189,18 @@ class ServedModel:
     def __init__(
         self,
         endpoint: str,
-        model: str,
+        model: WireModel,
         *,
         client: httpx.Client,
         api_key: str | None,
         deadlines: Deadlines,
         kind: Kind | None,
         server_version: str | None,
-        context_length: int | None,
         load_s: float,
     ) -> None:
         self.endpoint = endpoint
-        self.name = model
+        self.name = scrub(model.id, [api_key])  # what is shown and recorded
+        self._server_id = model.id  # what requests name
         self.source = endpoint
         self.kind: Kind = kind or "autoregressive"
         self.kind_source = (
@@ -183,7 +210,7 @@ class ServedModel:
         self.deadlines = deadlines
         self.load_s = load_s
         self.defaults = dict(DEFAULTS)
-        self.limits = ModelLimits(context_length=int(context_length or UNKNOWN_CONTEXT))
+        self.limits = ModelLimits(context_length=model.max_model_len or UNKNOWN_CONTEXT)
         self._client = client
         self._api_key = api_key  # sent as a header only; never recorded
 
@@ -238,14 +265,14 @@ class ServedModel:
         except KeyboardInterrupt:
             run.finish_reason = "interrupted"
         finally:
-            reader.cancel.set()  # the reader closes the connection, so the server stops generating
+            reader.close()  # now, not at the next chunk: the server sees the abort and stops generating
         if run.failure is not None:
             self._raise_if_not_partial(run.failure, recorded)
         return run.result(self, prompt, recorded)
 
     def _request(self, prompt: str, settings: AutoregressiveSettings) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.name,
+            "model": self._server_id,
             "prompt": prompt,
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
@@ -306,7 +333,7 @@ class ServedModel:
                             elapsed_s=event.arrived_s - run.started,
                             committed_ids=list(run.committed_ids),
                             time_to_first_token_s=run.time_to_first_token_s,
-                            text="".join(run.text),
+                            text=scrub("".join(run.text), [self._api_key], growing=True),
                         )
                     )
             elif isinstance(event, Done):
@@ -409,7 +436,7 @@ class _StreamRun(RunState):
             model=handle.name,
             kind=handle.kind,
             prompt=prompt,
-            text="".join(self.text),
+            text=scrub("".join(self.text), [handle._api_key]),
             token_ids=list(self.committed_ids) if self.ids_complete else [],
             settings=recorded,
             finish_reason=self.finish_reason,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from workbench.errors import InvalidSettingError, ModelUnavailableError
+from workbench.loading.model_folder import check_sizes
 
 CONFIGS_DIR = Path(__file__).parent / "configs"
 
@@ -107,6 +108,7 @@ def _geometry(name: str, config_path: str) -> Geometry:
             raise ModelUnavailableError(
                 f"{config_path}: the model names its own Python code (auto_map); no plan runs it"
             )
+        check_sizes(fields, config_path)  # before a meta model of 1e9 layers is built
         fields = {key: value for key, value in fields.items() if not key.startswith("_")}
         config = AutoConfig.for_model(fields.pop("model_type"), **fields)
         model = _meta_model(config)

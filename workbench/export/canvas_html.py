@@ -4,7 +4,8 @@ A frame is either the untouched canvas before the first step (`step=None`: every
 noise) or one `DenoisingStep` of a trace. Each position is a chip coloured by its state (grey: still
 noise, amber: committed this step, blue: committed earlier and unchanged) and shaded by the model's
 confidence there; hovering shows the numbers. Under the canvas goes the text that is final so far.
-This module only builds strings: the widget that shows them and decides when is `canvas_view`.
+This module only builds strings (and `chip_rgba`, the colours the GIF and video reuse): the widget that
+shows them and decides when is `workbench.widgets.canvas_view`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ _COLOURS = {NOISE: (150, 150, 150), NEW: (245, 158, 11), KEPT: (37, 99, 235)}  #
 _PLACEHOLDER = "\u2591"  # light shade: a position nothing has been drawn into yet
 
 
-def chip_style(state: int, confidence: float) -> str:
-    # Confidence sets the opacity of the background, so sure positions read as solid colour and
-    # unsure ones fade out; a floor keeps every chip visible.
+def chip_rgba(state: int, confidence: float) -> tuple[int, int, int, float]:
+    """A chip's background: the state's colour, with confidence as its opacity (0.15 to 0.85)."""
+    # Sure positions read as solid colour and unsure ones fade out; a floor keeps every chip visible.
     red, green, blue = _COLOURS[state]
-    alpha = 0.15 + 0.7 * min(max(confidence, 0.0), 1.0)
+    return red, green, blue, 0.15 + 0.7 * min(max(confidence, 0.0), 1.0)
+
+
+def chip_style(state: int, confidence: float) -> str:
+    red, green, blue, alpha = chip_rgba(state, confidence)
     text = "color:#6b7280;font-style:italic;" if state == NOISE else "color:#111827;"
     return (
         f"background:rgba({red},{green},{blue},{alpha:.2f});{text}"
