@@ -154,7 +154,8 @@ def test_idle_power_from_the_counter(stand_in):
     assert idle is not None and 0 < idle.watts <= 1.5 / 0.05
     with EnergyMeter("cuda:0", idle_power_w=idle) as meter:  # a measured baseline is recorded as measured
         pass
-    assert meter.reading["idle_power_basis"] == "measured" and meter.reading["idle_power_w"] == idle.watts
+    assert meter.reading is not None
+    assert meter.reading.idle_power_basis == "measured" and meter.reading.idle_power_w == idle.watts
 
 
 def test_a_failed_synchronise_voids_the_energy_reading(stand_in):
@@ -164,5 +165,6 @@ def test_a_failed_synchronise_voids_the_energy_reading(stand_in):
     with EnergyMeter("cuda:0", idle_power_w=50.0) as meter:
         pass
     reading = meter.reading
-    assert reading["gpu_energy_j"] is None and reading["gpu_energy_missing"].startswith("device synchronise failed")
-    assert reading["device_name"] == "NVIDIA Stand-in" and reading["short_window_warning"] is None
+    assert reading is not None and reading.gpu_energy_missing is not None
+    assert reading.gpu_energy_j is None and reading.gpu_energy_missing.startswith("device synchronise failed")
+    assert reading.device["device_name"] == "NVIDIA Stand-in" and reading.short_window_warning is None

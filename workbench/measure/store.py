@@ -43,6 +43,7 @@ import platformdirs
 
 from workbench.engine.result import DenoisingStep, GenerationResult
 from workbench.errors import InvalidSettingError, WorkbenchError, scrub
+from workbench.measure.measurement import Measurement
 from workbench.measure.telemetry.environment import (
     cuda_device_name,
     environment,
@@ -158,13 +159,23 @@ class ResultsStore:
             _add_replay(connection, row["run_uuid"], result)
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
-    def add_all(self, results: list[GenerationResult], tags: dict[str, Any] | None = None) -> Path | None:
+    def add_all(
+        self,
+        results: list[GenerationResult],
+        tags: dict[str, Any] | None = None,
+        *,
+        run_tags: list[dict[str, Any]] | None = None,
+    ) -> Path | None:
         """Store runs in one transaction and return None; or, when another process keeps the write
         lock past the busy timeout, keep them in a side file beside the store and return its path.
+        `run_tags` (one dict per result) adds tags to single runs, e.g. {"phase": "cold"}.
 
         The side file is a CSV export that `import_()` reads, so finished work is never lost.
         """
-        rows = [self._row(result, tags) for result in results]
+        if run_tags is not None and len(run_tags) != len(results):
+            raise InvalidSettingError("run_tags", len(run_tags), f"one dict per result ({len(results)})")
+        each = run_tags or [{} for _ in results]
+        rows = [self._row(result, {**(tags or {}), **extra}) for result, extra in zip(results, each, strict=True)]
         try:
             with self._transaction() as connection:
                 for row, result in zip(rows, results):
@@ -204,12 +215,23 @@ class ResultsStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def to_dataframe(self, **filters: Any) -> pd.DataFrame:
-        """All runs, oldest first; filters: `model="x"`, `kind=["a", "b"]`, `tags={"who": "ana"}`."""
+    def to_dataframe(self, *, conditions: bool = False, **filters: Any) -> pd.DataFrame:
+        """All runs, oldest first; filters: `model="x"`, `kind=["a", "b"]`, `tags={"who": "ana"}`.
+
+        `conditions=True` adds what the machine was doing during each run, read from its telemetry:
+        `busy` (other processes took CPU; None for runs recorded before this was measured),
+        `other_core_share` and `torch_threads` (see `workbench.measure.conditions`).
+        """
         where, parameters = _where(filters)
         with closing(self._connect()) as connection:
             frame = pd.read_sql_query(f"SELECT * FROM runs{where} ORDER BY id", connection, params=parameters)
-        return frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
+        frame = frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
+        if conditions:
+            measured = [Measurement.from_record(row).conditions for _, row in frame.iterrows()]
+            frame["busy"] = pd.array([c.busy if c else None for c in measured], dtype="boolean")
+            frame["other_core_share"] = [c.other_core_share if c else None for c in measured]
+            frame["torch_threads"] = pd.array([c.torch_threads if c else None for c in measured], dtype="Int64")
+        return frame
 
     def result(self, run_id: int | str) -> GenerationResult:
         """One stored run as a `GenerationResult` (by row id or run_uuid), with its timeline when kept."""

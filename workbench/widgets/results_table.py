@@ -1,7 +1,8 @@
 """The panel's table of runs so far, and the hand-off of each finished run to a results store.
 
 The table lists this panel's runs (oldest first) with `workbench.experiments.compare.comparison_table`'s columns
-plus the settings, how the run ended and its power, rendered from a pandas DataFrame to HTML. Runs
+plus the settings, how the run ended and its power, rendered from a pandas DataFrame to HTML (the
+`busy` column marks runs during which other processes took CPU: their speed says little). Runs
 that finished are added to the `ResultsStore`; stopped runs are shown but not stored, so a store
 never mixes half-runs into speed figures. The whole store (every notebook, every day) is
 `store.to_dataframe()`; this table is only what this panel did.
