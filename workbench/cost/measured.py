@@ -51,7 +51,10 @@ def machine_runs(store: str | Path | None, profile: HardwareProfile | None) -> p
     if not path.is_file():
         raise InvalidSettingError("--store", str(path), "an existing results store: run `workbench compare` first")
     rows = ResultsStore(path).to_dataframe()
-    local = rows[rows["device"].fillna("") != "served"]
+    # A cold run (the first after loading, which `workbench compare` tags) is a start-up figure, not the
+    # machine's speed: it never stands for the box in a cost.
+    warm = [_tags(tags).get("phase") != "cold" for tags in rows["tags"]] if "tags" in rows else [True] * len(rows)
+    local = rows[(rows["device"].fillna("") != "served") & pd.Series(warm, index=rows.index, dtype=bool)]
     if profile is None:
         return local
     wanted = _simple(profile.device)
@@ -114,8 +117,12 @@ def run_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _tags(text: Any) -> dict[str, Any]:
+    return json.loads(text or "{}") if isinstance(text, str) else {}
+
+
 def _stored(row: dict[str, Any]) -> StoredRun:
-    tags = json.loads(row.get("tags") or "{}") if isinstance(row.get("tags"), str) else {}
+    tags = _tags(row.get("tags"))
     device = str(row.get("device") or "")
     source = tags.get("source")
     how = (f"workbench {source}" if source else "a notebook or script") + f" on {row.get('device_name') or device}"
