@@ -39,7 +39,7 @@ def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
         str(store_path),
     )
     assert done.returncode == 0, done.stderr
-    runs = json.loads(done.stdout)
+    runs = json.loads(done.stdout)["median_runs"]
     assert [run["kind"] for run in runs] == ["autoregressive", "diffusion"]
     assert runs[1]["settings"]["steps"] == 3 and runs[1]["forward_passes"] >= 1
     assert all(run["new_tokens"] <= 8 for run in runs)

@@ -142,7 +142,7 @@ def test_stop_ends_a_served_run_and_the_server_carries_on(vllm_url):
 def test_compare_cli_prints_all_three_sources_with_the_same_fields(vllm_url, capsys, tmp_path):
     assert main(["compare", PROMPTS[0], "--served", vllm_url, "--json", "--max-new-tokens", "16",
                  "--temperature", "0", "--store", str(tmp_path / "runs.sqlite")]) == 0  # fmt: skip
-    runs = json.loads(capsys.readouterr().out)
+    runs = json.loads(capsys.readouterr().out)["median_runs"]
     assert [run["kind"] for run in runs] == ["autoregressive", "diffusion", "autoregressive"]
     assert [run["device"] for run in runs][2] == "served" and runs[0]["device"] != "served"
     assert set(runs[0]) == set(runs[1]) == set(runs[2])

@@ -87,9 +87,12 @@ def test_no_driver_is_reported_with_nvmls_own_error():
     with EnergyMeter(torch.device("cuda:0"), idle_power_w=30.0) as meter:
         time.sleep(0.05)
     reading = meter.reading
-    assert reading["gpu_energy_j"] is None
-    assert reading["gpu_energy_missing"].startswith("no NVIDIA driver: NVMLError_")
-    assert reading["marginal_energy_j"] is None and reading["idle_power_w"] == 30.0
+    assert reading is not None
+    assert reading.gpu_energy_j is None
+    assert reading.gpu_energy_missing is not None and reading.gpu_energy_missing.startswith(
+        "no NVIDIA driver: NVMLError_"
+    )
+    assert reading.marginal_energy_j is None and reading.idle_power_w == 30.0
     info = device_info("cuda:0")
     for key in ("device_name", "device_uuid", "driver_version", "power_limit_w"):
         assert info[key] is None and info[f"{key}_missing"].startswith("no NVIDIA driver")
@@ -98,7 +101,8 @@ def test_no_driver_is_reported_with_nvmls_own_error():
 def test_cpu_energy_is_a_positive_number_or_none_with_a_reason():
     with EnergyMeter("cpu") as meter:
         sum(i * i for i in range(200_000))
-    joules, missing = meter.reading["cpu_energy_j"], meter.reading["cpu_energy_missing"]
+    assert meter.reading is not None
+    joules, missing = meter.reading.cpu_energy_j, meter.reading.cpu_energy_missing
     if joules is None:
         assert missing and "RAPL" in missing
     else:
@@ -109,8 +113,9 @@ def test_a_failing_generation_keeps_its_own_error_and_the_meter_still_reads():
     with pytest.raises(ZeroDivisionError):
         with EnergyMeter("cpu") as meter:
             _ = 1 / 0
-    assert meter.reading["window_s"] >= 0
-    assert meter.reading["gpu_energy_missing"]
+    assert meter.reading is not None
+    assert meter.reading.window_s >= 0
+    assert meter.reading.gpu_energy_missing
 
 
 def test_attach_before_the_window_closed_is_an_error():

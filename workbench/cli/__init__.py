@@ -1,7 +1,7 @@
 """The `workbench` command line: the headless twin of the notebooks.
 
     workbench compare "Once upon a time"        # AR vs diffusion on the embedded models, as a table
-    workbench compare "Once upon a time" --json # the same runs as JSON, each with its `kind`
+    workbench compare "Once upon a time" --json # medians with intervals, cold start, busy, verdicts, every run
     workbench compare "Once upon a time" --served http://127.0.0.1:8000/v1 --json   # and a served model
     workbench models                            # what can be loaded, and whether offline
     workbench doctor                            # versions in use, and whether each is a tested one
@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from workbench import __version__
 from workbench.errors import InvalidSettingError, WorkbenchError
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--served-model", metavar="NAME", help="which model the server should run (default: the first it lists)"
     )
+    compare.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="warm runs per model after one cold run each (default: 6, the fewest for a 95%% interval)",
+    )
     compare.add_argument("--seed", type=int, default=0)
     compare.add_argument("--device", default="auto")
     compare.add_argument("--json", action="store_true", help="print the runs as JSON")
@@ -128,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from workbench.experiments.compare import compare_runs, comparison_table
+    from workbench.experiments.compare import DEFAULT_REPEATS, compare_runs
     from workbench.measure.store import ResultsStore
 
     diffusion_settings = {
@@ -143,7 +147,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.served_model is not None and args.served is None:
         raise InvalidSettingError("--served-model", args.served_model, "only together with --served URL")
     store = None if args.no_store else ResultsStore(args.store)  # a bad path fails before any run
-    results = compare_runs(
+    comparison = compare_runs(
         args.prompt,
         ar=args.ar,
         diffusion=args.diffusion,
@@ -153,15 +157,19 @@ def _run_compare(args: argparse.Namespace) -> int:
         progress=_say,
         served=args.served,
         served_model=args.served_model,
+        repeats=DEFAULT_REPEATS if args.repeats is None else args.repeats,
     )
     if args.json:
-        print(json.dumps([result.to_dict() for result in results], indent=2))
+        print(json.dumps(comparison.to_dict(), indent=2))
     else:
-        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-            print(comparison_table(results).to_string())
+        print(_comparison_text(comparison))
     sys.stdout.flush()  # the results are out before the store is touched
-    if store is not None:
-        kept_in = store.add_all(results, tags={"source": "compare"})
+    for failure in comparison.failures:
+        _say(f"{failure.model} ({failure.kind}) failed: {failure.error}; the runs that finished are shown and stored")
+    results = comparison.results
+    if store is not None and results:
+        phases = [{"phase": "cold"}] * len(comparison.cold) + [{"phase": "warm"}] * len(comparison.warm)
+        kept_in = store.add_all(results, tags={"source": "compare"}, run_tags=phases)
         if kept_in is None:
             _say(f"{len(results)} runs added to {store.path}")
         else:
@@ -169,7 +177,63 @@ def _run_compare(args: argparse.Namespace) -> int:
                 f"the results store {store.path} stayed busy (another process is writing); the {len(results)} "
                 f"runs are kept in {kept_in}: add them later with ResultsStore().import_({str(kept_in)!r})"
             )
-    return 0
+    return 1 if comparison.failures else 0
+
+
+def _comparison_text(comparison: Any) -> str:
+    """The human form: cold start, warm medians with intervals, the verdicts, and the median runs."""
+    import pandas as pd
+
+    from workbench.experiments.compare import comparison_table
+
+    summary = comparison.summary()
+
+    def spread(figure: str, digits: int) -> pd.Series:
+        return summary.apply(
+            lambda row: (
+                "n/a"
+                if pd.isna(row[f"{figure}_median"])
+                else f"{row[f'{figure}_median']:.{digits}f}"
+                + (
+                    f" [{row[f'{figure}_low']:.{digits}f}, {row[f'{figure}_high']:.{digits}f}]"
+                    if pd.notna(row[f"{figure}_low"])
+                    else " [too few runs for an interval]"
+                )
+            ),
+            axis=1,
+        )
+
+    cold = summary[["model", "kind", "load_s", "cold_first_token_s", "cold_total_s"]].round(3)
+    cold.columns = ["model", "kind", "load (s)", "first token (s)", "first run total (s)"]
+    warm = pd.DataFrame(
+        {
+            "model": summary["model"],
+            "warm runs": summary["warm_runs"],
+            "tokens/s": spread("tokens_per_second", 1),
+            "first token (s)": spread("time_to_first_token_s", 3),
+            "busy": summary["busy"].map(lambda busy: "busy" if busy else ""),
+            "torch threads": summary["torch_threads"],
+        }
+    )
+    lines = [
+        "Cold start (after loading, the first run; not part of the comparison):",
+        cold.to_string(index=False),
+        "",
+        "Warm (median [95% interval: order statistics of the median]):",
+        warm.to_string(index=False),
+        "",
+        f"tokens/s: {comparison.verdict('tokens_per_second').words}",
+        f"first token: {comparison.verdict('time_to_first_token_s').words}",
+    ]
+    if comparison.busy:
+        lines.append(comparison.busy_note())
+    median_runs = comparison.median_runs()
+    if median_runs:
+        table = comparison_table(median_runs)
+        table["text"] = table["text"].map(lambda text: text if len(text) <= 60 else text[:59] + "\u2026")
+        with pd.option_context("display.width", 250):
+            lines += ["", "The median warm run of each model:", table.to_string()]
+    return "\n".join(lines)
 
 
 def _say(message: str) -> None:

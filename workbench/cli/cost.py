@@ -353,6 +353,8 @@ def _read_run(path: Path, kind: str | None, served: bool, parameter: str = "run"
         runs = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise InvalidSettingError(parameter, str(path), f"a readable JSON file ({error})") from None
+    if isinstance(runs, dict) and isinstance(runs.get("median_runs"), list):  # `compare --json`: one run per model
+        runs = runs["median_runs"]
     if isinstance(runs, list):
         flat = [flat_record(run) for run in runs if isinstance(run, dict)]
         candidates = [run for run in flat if bool(run.get("served")) == served]

@@ -7,7 +7,9 @@ picking keys: a renamed key then fails here, once, instead of silently turning a
 into a projected one. Constructors cover every place a run comes from: a result, a results-store
 row or `compare --json` object (`from_record`), and a benchmark of repeated runs (`from_benchmark`).
 
-Idle power keeps its basis: "measured" only when it came from `measure_idle_power()` (an
+The machine's conditions over the run (`workbench.measure.conditions.Conditions`: other processes'
+CPU use, threads, clocks, the `busy` flag) come along typed, so a reader asks `measured.busy`
+instead of digging in the telemetry. Idle power keeps its basis: "measured" only when it came from `measure_idle_power()` (an
 `IdlePower`), "given" when the caller typed a number. Left out: the per-step trace and the full
 device state, which stay in `telemetry` for the store.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workbench.errors import InvalidSettingError
+from workbench.measure.conditions import Conditions
 
 IdleBasis = Literal["measured", "given"]
 
@@ -45,6 +48,12 @@ class Measurement:
     idle_power_w: float | None
     idle_power_basis: IdleBasis | None
     short_window_warning: str | None = None
+    conditions: Conditions | None = None  # None: a run measured before conditions were recorded
+
+    @property
+    def busy(self) -> bool | None:
+        """True when other processes were busy during the run (its speed is suspect); None = unknown."""
+        return self.conditions.busy if self.conditions is not None else None
 
     @classmethod
     def from_result(cls, result: Any) -> Measurement:
@@ -70,6 +79,8 @@ class Measurement:
             return float(summary.loc[figure, "median"]) if figure in summary.index else None
 
         energy = median("joules_per_token")
+        # The busiest repeat speaks for the benchmark: one disturbed repeat is enough to doubt the set.
+        conditions = [c for c in (cls.from_result(r).conditions for r in results) if c is not None]
         return cls(
             device=last.device,
             device_name=last.device_name,
@@ -79,6 +90,7 @@ class Measurement:
             avg_power_w=median("avg_power_w"),
             idle_power_w=last.idle_power_w,
             idle_power_basis=last.idle_power_basis,
+            conditions=max(conditions, key=lambda c: c.other_core_share or 0.0) if conditions else None,
         )
 
     @classmethod
@@ -96,6 +108,7 @@ class Measurement:
             # A figure without a recorded basis was typed in somewhere: never call it measured.
             idle_power_basis=None if idle is None else ("measured" if basis == "measured" else "given"),
             short_window_warning=flat.get("short_window_warning") or None,
+            conditions=_conditions(flat.get("conditions")),
         )
 
     @property
@@ -135,6 +148,16 @@ def idle_power_fields(idle: IdlePower | float | None) -> dict[str, Any]:
     if isinstance(idle, bool) or not isinstance(idle, numbers.Real) or not math.isfinite(idle) or idle < 0:
         raise InvalidSettingError("idle_power_w", idle, "watts >= 0, measure_idle_power(device), or None")
     return {"idle_power_w": float(idle), "idle_power_basis": "given"}
+
+
+def _conditions(value: Any) -> Conditions | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):  # a CSV round trip keeps nested objects as JSON text
+        value = json.loads(value)
+    if not isinstance(value, Mapping):
+        raise InvalidSettingError("run conditions", value, "an object as `Conditions.to_dict()` writes it")
+    return Conditions.from_dict(value)
 
 
 def _present(value: Any) -> bool:

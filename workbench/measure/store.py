@@ -150,13 +150,23 @@ class ResultsStore:
             cursor = connection.execute(_insert(row), list(row.values()))
         return int(cursor.lastrowid)  # type: ignore[arg-type]
 
-    def add_all(self, results: list[GenerationResult], tags: dict[str, Any] | None = None) -> Path | None:
+    def add_all(
+        self,
+        results: list[GenerationResult],
+        tags: dict[str, Any] | None = None,
+        *,
+        run_tags: list[dict[str, Any]] | None = None,
+    ) -> Path | None:
         """Store runs in one transaction and return None; or, when another process keeps the write
         lock past the busy timeout, keep them in a side file beside the store and return its path.
+        `run_tags` (one dict per result) adds tags to single runs, e.g. {"phase": "cold"}.
 
         The side file is a CSV export that `import_()` reads, so finished work is never lost.
         """
-        rows = [self._row(result, tags) for result in results]
+        if run_tags is not None and len(run_tags) != len(results):
+            raise InvalidSettingError("run_tags", len(run_tags), f"one dict per result ({len(results)})")
+        each = run_tags or [{} for _ in results]
+        rows = [self._row(result, {**(tags or {}), **extra}) for result, extra in zip(results, each, strict=True)]
         try:
             with self._transaction() as connection:
                 for row in rows:
