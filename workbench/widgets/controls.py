@@ -25,7 +25,7 @@ MAX_NEW_TOKENS_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 BLOCK_SIZE_SPAN = 4  # the block-size slider reaches this many times the default canvas (the engine warns off-training)
 TEMPERATURE_MAX = 2.0  # above this every sampler produces noise; the Python API still accepts more
 _WIDE = {"description_width": "120px"}
-CONTROL_NAMES = (  # what `apply` sets: schedule = diffusion uses its own temperature schedule, not `temperature`
+CONTROL_NAMES = (  # what `apply` sets; temperature "schedule" = the diffusion model's own, a number = both models
     "prompt", "max_new_tokens", "seed", "temperature", "schedule", "steps", "block_size", "sampler", "early_exit",
 )  # fmt: skip
 
@@ -99,8 +99,10 @@ class Controls:
             raise InvalidSettingError("settings", unknown, f"control names: {', '.join(CONTROL_NAMES)}")
         for name, value in settings.items():
             widget = getattr(self, name)
-            if name == "temperature" and value == SCHEDULE:  # the diffusion model's own; AR keeps its default
-                self.schedule.value = True
+            if name == "temperature":  # "schedule": the diffusion model's own (AR keeps its default); a number: both
+                self.schedule.value = value == SCHEDULE
+                if value != SCHEDULE:
+                    self.temperature.value = value
             elif name == "seed":
                 widget.value = "" if value is None else str(value)
             else:
