@@ -51,8 +51,9 @@ def test_compare_json_on_given_models(ar_folder, diffusion_folder, tmp_path):
             assert telemetry["joules_per_token_missing"]
     from workbench.measure.store import ResultsStore
 
-    stored = ResultsStore(store_path).to_dataframe()
+    stored = ResultsStore(store_path).to_dataframe(tags={"phase": "cold"})  # one cold run each, then warm repeats
     assert sorted(stored["kind"]) == ["autoregressive", "diffusion"]
+    assert len(ResultsStore(store_path).to_dataframe(tags={"phase": "warm"})) == 2 * json.loads(done.stdout)["repeats"]
 
 
 def test_compare_table(ar_folder, diffusion_folder, capsys):

@@ -90,3 +90,16 @@ def test_plot_frontier_labels_axes_with_units(diffusion):
 def test_sweep_does_not_import_ipywidgets():  # checked in sys.modules of a fresh interpreter
     code = "import sys, workbench.experiments.sweep; sys.exit('ipywidgets' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=workbench.__path__[0] + "/..").returncode == 0
+
+
+def test_sweep_repeats_give_medians_intervals_and_the_busy_flag(diffusion, tmp_path):
+    store = ResultsStore(tmp_path / "sweep.sqlite")
+    frame = sweep(diffusion, PROMPT, steps=[1, 2], seed=0, max_new_tokens=4, repeats=6, store=store, progress=False)
+    assert list(frame["repeats"]) == [6, 6] and len(store) == 12  # timed runs only: the warm-ups are not stored
+    assert (frame["tokens_per_second_low"] <= frame["tokens_per_second"]).all()
+    assert (frame["tokens_per_second"] <= frame["tokens_per_second_high"]).all()
+    assert frame["busy"].isin([True, False]).all()
+    single = sweep(diffusion, PROMPT, steps=[1], seed=0, max_new_tokens=4, progress=False)
+    assert single["tokens_per_second_low"].isna().all()  # one run: a figure, no interval
+    with pytest.raises(workbench.InvalidSettingError, match="repeats=0"):
+        sweep(diffusion, PROMPT, steps=[1], repeats=0, progress=False)

@@ -3,21 +3,32 @@
     df = sweep(handle, "Once upon a time", steps=[8, 16, 32], block_size=[32], quality=grammatical_share)
     plot_frontier(df)                                   # tokens/s against quality, frontier marked
 
-`sweep` runs every combination of the listed values once (knobs not listed keep the model's
-defaults, or the value given in `**fixed`), under an energy meter, with a tqdm progress bar, and
-returns one row per run: the swept settings, every metric, power, and the score `quality(result)`
-gives. Every combination is checked before the first run, so a bad value fails at once, not an hour
-in. `plot_frontier` draws the runs and the Pareto frontier (runs no other run beats on both axes).
-Left out: repeats with medians (use `workbench.measure.telemetry.benchmark` for careful timing) and
-parallel runs (they would measure contention, not the model). No widgets: this runs in scripts too.
+`sweep` runs every combination of the listed values (knobs not listed keep the model's defaults, or
+the value given in `**fixed`), under an energy meter, with a tqdm progress bar, and returns one row
+per combination: the swept settings, every metric, power, whether the machine was busy, and the
+score `quality(result)` gives. Every combination is checked before the first run, so a bad value
+fails at once, not an hour in. `plot_frontier` draws the rows and the Pareto frontier (rows no other
+row beats on both axes).
+
+Timing method: each settings shape (the settings without the seed) is run once untimed per model
+handle before its first timed run (a cold first run is load-time work, not speed; the handle
+remembers what it has warmed, so a sweep per seed does not warm again). Then `repeats` rounds go
+through the grid point by point, so drift of the machine hits every point alike; with `repeats > 1`
+the timing columns are medians, and with 6 or more (`workbench.measure.verdict.samples_needed()`)
+tokens/s and first token get a 95% order-statistics interval (`*_low`, `*_high`). The default of one
+timed run keeps notebook sweeps over many seeds short: there the seeds are the repeats.
+Left out: parallel runs (they would measure contention, not the model). No widgets: this runs in
+scripts too.
 """
 
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -29,9 +40,13 @@ from workbench.errors import InvalidSettingError
 from workbench.measure.measurement import Measurement
 from workbench.measure.store import ResultsStore
 from workbench.measure.telemetry.energy import measured_generate
+from workbench.measure.verdict import median_interval
 
 Quality = Callable[[GenerationResult], float]
 SWEPT = ("steps", "block_size", "temperature")
+TIMED = ("tokens_per_second", "time_to_first_token_s", "total_s", "mean_step_s")
+# The settings shapes each live handle has run once already (weak: a dropped model is forgotten).
+_warmed: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 AXIS_LABELS = {
     "tokens_per_second": "speed (tokens per second)",
     "total_s": "total time (s)",
@@ -52,25 +67,49 @@ def sweep(
     quality: Quality | None = None,
     store: ResultsStore | None = None,
     progress: bool = True,
+    repeats: int = 1,
     **fixed: Any,
 ) -> pd.DataFrame:
-    """One run per combination of `steps` x `block_size` x `temperature` (None = not swept).
+    """One row per combination of `steps` x `block_size` x `temperature` (None = not swept).
 
     `fixed` settings (seed, max_new_tokens, sampler, ...) apply to every run; pass `seed=` to make
-    the grid repeatable. `quality(result) -> float` (higher is better) fills the "quality" column.
+    the grid repeatable. `quality(result) -> float` (higher is better) fills the "quality" column
+    (scored on the median run). `repeats` timed runs per combination, after one untimed warm-up per
+    settings shape; every timed run goes to `store`.
     """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise InvalidSettingError("repeats", repeats, "a whole number >= 1 (6 or more give an interval)")
     grid = _grid(steps=steps, block_size=block_size, temperature=temperature)
     for point in grid:  # every combination must be valid before anything runs
         handle.settings(**fixed, **point)
-    rows = []
-    for point in tqdm(grid, desc=f"sweep {handle.name}", disable=not progress):
-        result = measured_generate(handle, prompt, **fixed, **point)
-        if store is not None:
-            store.add(result, tags={"source": "sweep"})
-        rows.append(_row(result, point, quality))
-    frame = pd.DataFrame(rows)
+    runs: list[list[GenerationResult]] = [[] for _ in grid]
+    with tqdm(total=len(grid) * repeats, desc=f"sweep {handle.name}", disable=not progress) as bar:
+        for point in grid:
+            _warm_up(handle, prompt, {**fixed, **point})
+        for _ in range(repeats):
+            for index, point in enumerate(grid):
+                result = measured_generate(handle, prompt, **fixed, **point)
+                if store is not None:
+                    store.add(result, tags={"source": "sweep"})
+                runs[index].append(result)
+                bar.update()
+    frame = pd.DataFrame([_row(results, point, quality) for results, point in zip(runs, grid, strict=True)])
     frame.attrs["quality"] = getattr(quality, "__name__", "quality") if quality is not None else None
     return frame
+
+
+def _warm_up(handle: Generator, prompt: str, settings: dict[str, Any]) -> None:
+    """One untimed run of a settings shape this handle has not run yet (a served model is warm on its server)."""
+    if handle.is_served:
+        return
+    shape = repr(sorted((name, value) for name, value in settings.items() if name != "seed"))
+    try:
+        done = _warmed.setdefault(handle, set())
+    except TypeError:  # a handle that cannot be weakly referenced is simply warmed every time
+        done = set()
+    if shape not in done:
+        handle.generate(prompt, **settings)
+        done.add(shape)
 
 
 def pareto_front(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -118,16 +157,33 @@ def _grid(**lists: Sequence[Any] | None) -> list[dict[str, Any]]:
     return [dict(zip(swept, combination)) for combination in itertools.product(*swept.values())]
 
 
-def _row(result: GenerationResult, point: dict[str, Any], quality: Quality | None) -> dict[str, Any]:
-    measured = Measurement.from_result(result)
+def _row(results: list[GenerationResult], point: dict[str, Any], quality: Quality | None) -> dict[str, Any]:
+    usable = [r for r in results if r.tokens_per_second is not None] or results
+    result = sorted(usable, key=lambda r: r.tokens_per_second or 0.0)[(len(usable) - 1) // 2]  # the median run
+    measured = [Measurement.from_result(r) for r in results]
+    metrics = result.metrics()
+    for figure in TIMED:
+        values = [float(v) for v in (r.metrics()[figure] for r in results) if v is not None]
+        metrics[figure] = float(np.median(values)) if values else None
+    intervals: dict[str, float | None] = {}
+    for figure in ("tokens_per_second", "time_to_first_token_s"):
+        interval = median_interval([float(v) for v in (getattr(r, figure) for r in results) if v is not None])
+        intervals[f"{figure}_low"], intervals[f"{figure}_high"] = (
+            (interval[0], interval[1]) if interval else (None, None)
+        )
+    power = [m.avg_power_w for m in measured if m.avg_power_w is not None]
+    energy = [m.joules_per_token for m in measured if m.joules_per_token is not None]
     return {
         "model": result.model,
         "kind": result.kind,
         **{name: result.settings.get(name) for name in SWEPT if name in point},
         "seed": result.settings.get("seed"),
-        **result.metrics(),
-        "avg_power_w": measured.avg_power_w,
-        "joules_per_token": measured.joules_per_token,
+        **metrics,
+        **intervals,
+        "repeats": len(results),
+        "busy": any(bool(m.busy) for m in measured),
+        "avg_power_w": float(np.median(power)) if power else None,
+        "joules_per_token": float(np.median(energy)) if energy else None,
         "finish_reason": result.finish_reason,
         "quality": quality(result) if quality is not None else None,
         "text": result.text,

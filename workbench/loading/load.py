@@ -11,10 +11,20 @@ that will not fit the device is refused with the plan's numbers (`ModelDoesNotFi
 `quantization=` loads the weights in a smaller format through transformers' own configs
 (`workbench.loading.quantization`). Left out: planning a pre-quantized checkpoint before download (its
 format is in the checkpoint's config) and a hub id whose config is not cached.
+
+Thread policy: torch's CPU kernels use one thread per core by default, and on a small machine that
+is fragile: with 2 cores and one other busy process (a browser, a second notebook), two threads keep
+waiting for each other (measured on a 2-core machine, see benchmarks/thread_policy.py: a 23-pass
+diffusion run took 4-17 s with 2 threads, 0.5 s with 1; the first run after loading took 7.6 s to its
+first token with 2 threads, 0.3 s with 1). So `load` sets torch's thread count to all cores but one
+(at least 1), unless `threads=` or `WORKBENCH_THREADS` says otherwise, or `OMP_NUM_THREADS` was set
+(then torch's own choice stands). The count is process-wide (a torch setting) and every timed run
+records the one it ran with.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -50,6 +60,35 @@ from workbench.loading.versions import require_supported
 
 if TYPE_CHECKING:
     pass
+
+THREADS_ENV = "WORKBENCH_THREADS"
+
+
+def default_threads() -> int:
+    """All the cores this process may use but one, at least 1 (see the module docstring for why)."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # what a container or `taskset` leaves us
+    except AttributeError:  # not every platform has affinity
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def thread_count(threads: int | None) -> int | None:
+    """The torch thread count `load` sets: `threads`, else $WORKBENCH_THREADS, else `default_threads()`;
+    None (leave torch alone) when only OMP_NUM_THREADS was given."""
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise InvalidSettingError("threads", threads, "a whole number >= 1, or None for the default policy")
+        return threads
+    text = os.environ.get(THREADS_ENV)
+    if text is not None and text.strip():
+        if not text.strip().isdigit() or int(text) < 1:
+            raise InvalidSettingError(THREADS_ENV, text, "a whole number >= 1 (or unset for the default policy)")
+        return int(text)
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return default_threads()
+
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -95,6 +134,7 @@ def load(
     trust_remote_code: bool = False,
     model: str | None = None,
     kind: Literal["autoregressive", "diffusion"] | None = None,
+    threads: int | None = None,
 ) -> Generator:
     """Load a model by registered name (see `workbench.models()`), local folder, or hub id; or connect
     to a served one by URL ("http://HOST:PORT/v1"), where `model` picks one the server serves
@@ -105,6 +145,9 @@ def load(
 
     A folder whose config names its own Python code (`auto_map`) is refused unless
     `trust_remote_code=True`: loading it would run that code. Nothing ever asks on the terminal.
+
+    `threads`: torch's CPU thread count for this process (default: all cores but one, or
+    $WORKBENCH_THREADS; see the module docstring for the measurements behind it).
     """
     if isinstance(spec, str) and "://" in spec:  # a URL: only http(s) is served, and a refusal never echoes it
         if (device, dtype) != ("auto", "auto"):
@@ -117,6 +160,8 @@ def load(
             raise InvalidSettingError(
                 "quantization", quantization, "None for a served model: the server loaded its weights"
             )
+        if threads is not None:
+            raise InvalidSettingError("threads", threads, "None for a served model: the server runs it")
         from workbench.engine.served.handle import (
             load_served,  # httpx only for those who use a server
         )
@@ -130,6 +175,7 @@ def load(
         raise InvalidSettingError("spec", spec, "a registered model name, a local folder, or a hub id")
     if not isinstance(trust_remote_code, bool):
         raise InvalidSettingError("trust_remote_code", trust_remote_code, "True or False")
+    wanted_threads = thread_count(threads)
     entry = REGISTRY.get(spec)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device, entry.cpu_dtype if entry else "float32")
@@ -156,6 +202,8 @@ def load(
         _refuse_if_it_cannot_fit(
             spec, resolved_device, quantized.precision if quantized else PRECISION_OF_DTYPE[resolved_dtype]
         )
+    if wanted_threads is not None and torch.get_num_threads() != wanted_threads:
+        torch.set_num_threads(wanted_threads)
     return _load_folder(spec, folder, resolved_device, resolved_dtype, started, trust_remote_code, quantized)
 
 

@@ -24,13 +24,16 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import torch
 
-from workbench.measure.telemetry.nvml import find_gpu, nvml
 from workbench.measure.telemetry.reasons import TelemetryUnavailable, describe
+
+if TYPE_CHECKING:
+    import torch
+# torch (and NVML, which needs it) load inside the window: `Measurement` reads `Conditions`, and the
+# cost commands that read measurements answer `--help` without paying for torch.
 
 # Other processes averaging more than a quarter of one core: enough to slow a 2-thread torch run
 # measurably on a 2-core machine (measured: one busy process made a 23-pass run 4-17 s instead of 0.5 s),
@@ -123,6 +126,8 @@ class ConditionsWindow:
     """
 
     def __init__(self, device: torch.device | str = "cpu", sample: Callable[[], CpuSample] = cpu_sample) -> None:
+        import torch
+
         self.device = torch.device(device)
         self._sample = sample
         self._start: CpuSample | None = None
@@ -137,6 +142,8 @@ class ConditionsWindow:
         self._start_s = time.perf_counter()
 
     def stop(self) -> Conditions:
+        import torch
+
         window_s = time.perf_counter() - self._start_s
         other, other_missing = self._other_cpu()
         freq, freq_missing = _cpu_freq()
@@ -180,6 +187,10 @@ def _cpu_freq() -> tuple[float | None, str | None]:
 
 def gpu_conditions(device: torch.device | str) -> GpuConditions:
     """SM clock, temperature and throttle reasons of the GPU behind `device`; never raises."""
+    import torch
+
+    from workbench.measure.telemetry.nvml import find_gpu, nvml
+
     if torch.device(device).type != "cuda":
         return GpuConditions(missing=f"run on {torch.device(device).type}: no GPU")
     try:

@@ -38,6 +38,7 @@ import platformdirs
 
 from workbench.engine.result import GenerationResult
 from workbench.errors import InvalidSettingError, WorkbenchError
+from workbench.measure.measurement import Measurement
 from workbench.measure.telemetry.environment import (
     cuda_device_name,
     environment,
@@ -201,12 +202,23 @@ class ResultsStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
-    def to_dataframe(self, **filters: Any) -> pd.DataFrame:
-        """All runs, oldest first; filters: `model="x"`, `kind=["a", "b"]`, `tags={"who": "ana"}`."""
+    def to_dataframe(self, *, conditions: bool = False, **filters: Any) -> pd.DataFrame:
+        """All runs, oldest first; filters: `model="x"`, `kind=["a", "b"]`, `tags={"who": "ana"}`.
+
+        `conditions=True` adds what the machine was doing during each run, read from its telemetry:
+        `busy` (other processes took CPU; None for runs recorded before this was measured),
+        `other_core_share` and `torch_threads` (see `workbench.measure.conditions`).
+        """
         where, parameters = _where(filters)
         with closing(self._connect()) as connection:
             frame = pd.read_sql_query(f"SELECT * FROM runs{where} ORDER BY id", connection, params=parameters)
-        return frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
+        frame = frame.astype({name: _PANDAS_TYPES[kind] for name, kind in COLUMNS.items()})
+        if conditions:
+            measured = [Measurement.from_record(row).conditions for _, row in frame.iterrows()]
+            frame["busy"] = pd.array([c.busy if c else None for c in measured], dtype="boolean")
+            frame["other_core_share"] = [c.other_core_share if c else None for c in measured]
+            frame["torch_threads"] = pd.array([c.torch_threads if c else None for c in measured], dtype="Int64")
+        return frame
 
     def export(self, path: str | Path, *, overwrite: bool = False) -> int:
         """Write every run to `.csv` or `.parquet` (chosen by the suffix); returns the number of rows.

@@ -8,12 +8,20 @@ exists to compare would measure the contention instead of the models (`workbench
 same). Without a GPU power reads "n/a (no GPU)", never 0. A third lane, `RaceView(served=True)`,
 races a model behind a server (`workbench.engine.served`) with the AR settings; its power is the server's,
 so it reads "n/a". Left out: more than two local lanes.
+
+Numbers you can trust: the first time a model runs with a settings shape, the race runs it once
+untimed first ("warming up") and shows that cold run's first-token time as its own labelled figure;
+the lane's numbers are the warm run. A run made while other processes took CPU carries a "busy" note
+(`workbench.measure.conditions`). Under the lanes, the verdict on the races so far with these models
+and settings comes from `workbench.measure.verdict`: "too few samples" until there are enough,
+"within the noise" unless the interval excludes parity, and none at all when a race was busy.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import asdict
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,7 @@ from workbench.errors import InvalidSettingError
 from workbench.measure.measurement import Measurement
 from workbench.measure.telemetry.energy import measured_generate
 from workbench.measure.telemetry.power import live_power_reader
+from workbench.measure.verdict import compare_samples
 from workbench.widgets.canvas_view import CanvasView
 from workbench.widgets.throttle import DEFAULT_HZ, Throttle
 
@@ -119,7 +128,8 @@ class Lane:
         numbers = self._numbers(tokens, rate, event.time_to_first_token_s, event.forward_passes, self._live_watts())
         self._set("running", numbers, text)
 
-    def finish(self, result: GenerationResult) -> None:
+    def finish(self, result: GenerationResult, cold: GenerationResult | None = None) -> None:
+        """Show a finished run; `cold` is this model's untimed first run with these settings, if any."""
         measured = Measurement.from_result(result)
         power = power_text(result.device, measured)
         numbers = self._numbers(
@@ -129,8 +139,15 @@ class Lane:
             result.forward_passes,
             f"{power} average" if power.endswith(" W") else power,
         )
+        if cold is not None and cold.time_to_first_token_s is not None:
+            numbers["cold first token"] = f"{cold.time_to_first_token_s:.3f} s (first run, untimed)"
+        busy = measured.conditions.busy_note() if measured.conditions is not None else ""
         status = "stopped" if result.stopped else f"done ({result.finish_reason})"
-        self._set(status, numbers, result.text, measured.short_window_warning or "")
+        self._set(status, numbers, result.text, " ".join(n for n in (busy, measured.short_window_warning) if n))
+
+    def warming(self, handle: Generator) -> None:
+        self._handle = handle
+        self._set("warming up (untimed)", {}, "")
 
     def skipped(self, why: str) -> None:
         self._set("skipped", {}, "", why)
@@ -173,7 +190,11 @@ class RaceView:
         self.lanes = {kind: Lane(kind, hz) for kind in kinds}
         for lane in self.lanes.values():
             lane.html.layout.width = f"{100 // len(kinds)}%"
-        self.widget = widgets.HBox([lane.html for lane in self.lanes.values()])
+        self.verdict = widgets.HTML(value="")
+        self.verdict.add_class("wb-race-verdict")
+        self.widget = widgets.VBox([widgets.HBox([lane.html for lane in self.lanes.values()]), self.verdict])
+        self._cold: dict[str, GenerationResult] = {}  # per model and settings shape: its untimed first run
+        self._pairs: dict[str, list[tuple[GenerationResult, GenerationResult]]] = {}  # (AR, diffusion) per race setup
 
     def run(
         self,
@@ -218,17 +239,45 @@ class RaceView:
                 )
                 canvas.begin(handle.tokenizer, block_size=resolved.block_size, max_new_tokens=resolved.max_new_tokens)
                 on_step = _both(lane.on_step, canvas.on_step)
+            shape = _shape_key(handle, resolved)
             try:
+                if shape not in self._cold and not handle.is_served:  # a served model is warm on its server
+                    lane.warming(handle)
+                    cold = handle.generate(prompt, settings=resolved, stop=stop)
+                    if not cold.stopped:  # a warm-up cut short warmed nothing up: try again next race
+                        self._cold[shape] = cold
+                    lane.begin(handle)
                 result = _measured(handle, prompt, resolved, on_step, stop)
             except Exception:
                 lane.failed()
                 raise
-            lane.finish(result)
+            lane.finish(result, self._cold.get(shape))
             if drawing:
                 assert canvas is not None
                 canvas.show(result)
             results.append(result)
+        self._judge(results)
         return results
+
+    def _judge(self, results: list[GenerationResult]) -> None:
+        """Add this race's AR/diffusion pair to the ones with the same models and settings; show the verdict."""
+        local = {r.kind: r for r in results if r.device != "served" and not r.stopped and r.tokens_per_second}
+        if "autoregressive" not in local or "diffusion" not in local:
+            return
+        ar, diffusion = local["autoregressive"], local["diffusion"]
+        unseeded = [{k: v for k, v in r.settings.items() if k != "seed"} for r in (ar, diffusion)]
+        key = repr((ar.model, unseeded[0], diffusion.model, unseeded[1]))  # a seed changes the text, not the work
+        pairs = self._pairs.setdefault(key, [])
+        pairs.append((ar, diffusion))
+        busy = any(Measurement.from_result(run).busy for pair in pairs for run in pair)
+        verdict = compare_samples(
+            [d.tokens_per_second or 0.0 for _, d in pairs], [a.tokens_per_second or 0.0 for a, _ in pairs], busy=busy
+        )
+        with self.verdict.hold_sync():
+            self.verdict.value = (
+                f'<div class="wb-verdict" data-outcome="{verdict.outcome}" style="font-family:sans-serif">'
+                f"tokens/s over {len(pairs)} race(s) with these settings: {escape(verdict.words)}</div>"
+            )
 
 
 def _measured(
@@ -241,6 +290,12 @@ def _measured(
     # Resolved settings raise no notes, and the lane shows the short-window warning itself: nothing
     # is printed from this worker thread (it would land in whichever cell runs next).
     return measured_generate(handle, prompt, warn=False, callback=on_step, stop=stop, settings=settings)
+
+
+def _shape_key(handle: Generator, settings: GenerationSettings) -> str:
+    # The seed changes the text, not the work: one warm-up serves every seed.
+    knobs = {name: value for name, value in asdict(settings).items() if name != "seed"}
+    return repr((handle.name, id(handle), sorted(knobs.items())))
 
 
 def _both(first: Callable[[StepEvent], None], second: Callable[[StepEvent], None]) -> Callable[[StepEvent], None]:
