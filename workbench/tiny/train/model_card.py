@@ -197,6 +197,7 @@ def _frontier(folder: Path) -> list[str]:
             'defaults were tuned on ("Once upon a time ," with seeds 0-39); shares of the sentences the model '
             "wrote, with 95% intervals (bootstrap over stories for sentences, Wilson for stories); "
             f"{run['minutes']:g} minutes with {run['threads']} torch thread(s)"
+            + (f"; {run['speed_note']}" if run.get("speed_note") else "")
         )
     else:
         stories = 'every setting writes the same stories from "Once upon a time ," with seeds 0..N-1'
