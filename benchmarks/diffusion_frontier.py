@@ -12,6 +12,7 @@ the ratios (no interval on speed here). The targets the embedded model is held t
 on the point estimates. Left out: speed repeats and intervals (`workbench.experiments` has them).
 
     python benchmarks/diffusion_frontier.py                           # embedded tiny models, 100 stories
+    python benchmarks/diffusion_frontier.py --main --stories 40       # the model card's main rows only
     python benchmarks/diffusion_frontier.py --diffusion /tmp/run/out --stories 40 --json frontier.json
 """
 
