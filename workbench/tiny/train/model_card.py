@@ -309,7 +309,8 @@ def write_model_card(folder: str | Path, evaluation: dict) -> Path:
         "",
         f"Measured with transformers' own `generate()` on {_sampled(evaluation)}, scored by the exact checks in "
         "`workbench.tiny.stories.checks`; speed at batch 1 on the CPU that wrote this card, new tokens through "
-        "`<eos>` per second (a noisy, shared machine: read ratios, not absolute values).",
+        "`<eos>` per second (a noisy, shared machine: read ratios, not absolute values)."
+        + (f" {evaluation['speed_note']}" if evaluation.get("speed_note") else ""),
         "",
         f"Default settings ({json.dumps(manifest['default_settings'])}):",
         "",
