@@ -198,6 +198,7 @@ def test_shipped_weights_load_offline_and_write_stories(name, monkeypatch):
 
 
 def test_model_card_is_written_from_measurements(tmp_path):
+    from workbench.tiny.stories.quality import with_interval
     from workbench.tiny.train.evaluate import report
     from workbench.tiny.train.model_card import write_model_card
 
@@ -211,7 +212,8 @@ def test_model_card_is_written_from_measurements(tmp_path):
     assert f"{summary['parameters']:,}" in card and f"{summary['steps']:,} in" in card
     steps_rows = [line for line in card.splitlines() if line.startswith("| 4 |") or line.startswith("| 48 |")]
     assert len(steps_rows) == 2  # the quality-vs-steps table has a row per measured step count
-    assert f"{evaluation['defaults']['valid_sentence_share']:.2f}" in card
+    defaults = evaluation["defaults"]
+    assert with_interval(*[defaults[f"valid_sentence_share{end}"] for end in ("", "_low", "_high")]) in card
 
 
 def test_shipped_diffusion_quality_falls_when_steps_are_cut(monkeypatch):

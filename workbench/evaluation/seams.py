@@ -133,6 +133,49 @@ def seam_penalty(
                        high=float(np.quantile(draws, 1 - tail)), **common)  # fmt: skip
 
 
+MIN_STORIES = 20  # fewer stories than this and a bootstrap over stories shows too little of their spread
+
+
+@dataclass(frozen=True)
+class PenaltyVerdict:
+    """What a seam penalty says, in words: an effect only when its interval excludes 0 over enough stories."""
+
+    outcome: Literal["effect", "noise", "too_few", "missing"]
+    words: str
+    needed: int | None = None  # stories a verdict would need, when there are too few
+
+
+def penalty_verdict(
+    estimate: float | None,
+    low: float | None,
+    high: float | None,
+    stories: int,
+    missing: str | None = None,
+    min_stories: int = MIN_STORIES,
+) -> PenaltyVerdict:
+    """The verdict rule for a seam penalty (a difference of rates): past 0 and over `min_stories` stories.
+
+    With too few stories, or an interval that includes 0, it says how many stories would be needed: at
+    least `min_stories`, and enough that the interval (narrowing as 1/sqrt(stories)) would shrink below the
+    estimate's size.
+    """
+    if estimate is None or low is None or high is None or not all(map(np.isfinite, (estimate, low, high))):
+        return PenaltyVerdict("missing", f"no verdict: {missing or 'no estimate'}")
+    figures = f"{100 * estimate:+.1f} pp [{100 * low:+.1f}, {100 * high:+.1f}] over {stories} stories"
+    half = (high - low) / 2
+    scaled = int(np.ceil(stories * (half / abs(estimate)) ** 2)) if estimate else None
+    needed = max(min_stories, scaled) if scaled is not None else None
+    more = f"about {needed} stories to tell it from 0" if needed is not None else "the estimate is 0: no effect shown"
+    if stories < min_stories:
+        return PenaltyVerdict(
+            "too_few", f"too few stories to judge ({figures}): need at least {max(min_stories, needed or 0)}", needed
+        )
+    if low <= 0 <= high:
+        return PenaltyVerdict("noise", f"within the noise: the interval includes 0 ({figures}); {more}", needed)
+    direction = "more" if estimate > 0 else "fewer"
+    return PenaltyVerdict("effect", f"a seam effect: {direction} errors across seams than inside ({figures})")
+
+
 def penalty_by_block_size(units: pd.DataFrame, check: Check = "grammar", **options: Any) -> pd.DataFrame:
     """`seam_penalty` for each block size in a `seam_table` (AR cut at each size too), as a table."""
     _checked_units(units)

@@ -10,6 +10,7 @@ and threshold knobs (the engine's defaults are used; the Python API takes them a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,12 +18,16 @@ import ipywidgets as widgets
 from workbench.engine.diffusion.samplers import sampler_choices
 from workbench.engine.handle import ModelHandle
 from workbench.engine.settings import DEFAULTS, SCHEDULE
+from workbench.errors import InvalidSettingError
 
 DEFAULT_PROMPT = "Once upon a time"
 MAX_NEW_TOKENS_CHOICES = (8, 16, 32, 64, 128, 256, 512)
 BLOCK_SIZE_SPAN = 4  # the block-size slider reaches this many times the default canvas (the engine warns off-training)
 TEMPERATURE_MAX = 2.0  # above this every sampler produces noise; the Python API still accepts more
 _WIDE = {"description_width": "120px"}
+CONTROL_NAMES = (  # what `apply` sets; temperature "schedule" = the diffusion model's own, a number = both models
+    "prompt", "max_new_tokens", "seed", "temperature", "schedule", "steps", "block_size", "sampler", "early_exit",
+)  # fmt: skip
 
 
 class Controls:
@@ -92,6 +97,24 @@ class Controls:
         self.sampler.value = defaults.get("sampler", DEFAULTS["diffusion"]["sampler"])
         self.early_exit.value = bool(defaults.get("early_exit", True))
         self.compile.value = bool(ar.defaults.get("compile") or defaults.get("compile"))
+
+    def apply(self, settings: Mapping[str, Any]) -> None:
+        """Starting values by control name (a notebook's parameters), after `configure`; unknown names are refused."""
+        unknown = sorted(set(settings) - set(CONTROL_NAMES))
+        if unknown:
+            raise InvalidSettingError("settings", unknown, f"control names: {', '.join(CONTROL_NAMES)}")
+        for name, value in settings.items():
+            widget = getattr(self, name)
+            if name == "temperature":  # "schedule": the diffusion model's own (AR keeps its default); a number: both
+                self.schedule.value = value == SCHEDULE
+                if value != SCHEDULE:
+                    self.temperature.value = value
+            elif name == "seed":
+                widget.value = "" if value is None else str(value)
+            else:
+                if name == "max_new_tokens" and value not in widget.options:
+                    widget.options = sorted({*widget.options, int(value)})
+                widget.value = value
 
     def ar_settings(self) -> dict[str, Any]:
         return {**self._shared(), "temperature": self.temperature.value}

@@ -18,6 +18,7 @@ editing a run's settings after it started.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -53,8 +54,13 @@ class ControlPanel:
         device: str = "auto",
         hz: float = DEFAULT_HZ,
         served: str | Generator | None = None,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
-        """`store`: True = your default `ResultsStore()`, a store or a path = that one, None = keep runs here only."""
+        """`store`: True = your default `ResultsStore()`, a store or a path = that one, None = keep runs here only.
+
+        `settings`: starting values of the controls by name (`controls.CONTROL_NAMES`), e.g. a notebook's
+        parameters, so the panel starts where the notebook's tables did; unset ones start at the models' defaults.
+        """
         self.device = device
         self._loaded: dict[str, ModelHandle] = {}
         self.handles = {
@@ -69,6 +75,7 @@ class ControlPanel:
         self.last_error: Exception | None = None
         self.controls = Controls()
         self.controls.configure(self.handles["autoregressive"], self.handles["diffusion"])
+        self.controls.apply(settings or {})
         self.pickers = {kind: self._picker(kind) for kind in KINDS}
         self.run_button = widgets.Button(description="Run", button_style="success", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop", disabled=True)

@@ -240,6 +240,8 @@ def export(
             t_max=defaults["t_max"],
             **special,
         )
+        # transformers' generate() (and a vLLM server) read the canvas from the config: make it the engine's default
+        model.config.canvas_length = defaults["block_size"]
         kind, block_sizes = "diffusion", trained_canvas_lengths(summary)
     else:
         model.generation_config = GenerationConfig(
