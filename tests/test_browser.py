@@ -127,11 +127,14 @@ def test_quick_start_notebook_runs_and_the_panel_works(chromium, lab):
             # Run All leaves the view at the notebook's end; JupyterLab skips rendering cells out of
             # view (CSS content-visibility), and a skipped readout's text reads as empty.
             steps.scroll_into_view_if_needed()
-            before = int(steps.locator(".widget-readout").inner_text())
+            readout = steps.locator(".widget-readout")
+            # textContent, not innerText: a cell JupyterLab has not painted yet has an empty innerText.
+            expect(readout).to_have_text(re.compile(r"^\d+$"), timeout=30_000)
+            before = int(readout.text_content() or "")
             steps.locator(".noUi-handle").focus()
             for _ in range(before // 2):  # halve the steps with the keyboard, as a person might
                 page.keyboard.press("ArrowLeft")
-            moved = int(steps.locator(".widget-readout").inner_text())
+            moved = int(readout.text_content() or "")
             assert moved < before
 
             page.locator(".wb-run button, button.wb-run").first.click()
