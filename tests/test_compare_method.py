@@ -101,3 +101,29 @@ def test_a_served_run_that_ends_in_error_is_shown_stored_and_reported(ar_folder,
     assert len(served) == 1 and served[0].finish_reason == "error"  # kept, and not repeated
     assert [f.model for f in comparison.failures] == ["http500"] and "HTTP 500" in comparison.failures[0].error
     assert comparison.samples("http500") == []  # an errored run has no speed to compare
+
+
+def test_a_served_lane_named_like_the_local_model_stays_its_own_lane(ar_folder, diffusion_folder):
+    # vLLM serves tiny-ar as "tiny-ar": its runs must not pool with the local tiny-ar's, nor enter the
+    # local AR-vs-diffusion verdict.
+    from dataclasses import replace
+
+    from workbench.experiments.compare import Comparison
+
+    local = small_compare(ar_folder, diffusion_folder)
+
+    def served_twin(result):
+        return replace(result, device="served", telemetry={**result.telemetry, "served": True},
+                       total_s=result.total_s * 100)  # fmt: skip
+
+    ar_cold = local.cold[0]
+    twin = Comparison(
+        prompt=local.prompt, repeats=local.repeats, failures=[],
+        cold=[*local.cold, served_twin(ar_cold)],
+        warm=[*local.warm, *(served_twin(r) for r in local.warm if r.kind == "autoregressive")],
+    )  # fmt: skip
+    assert [r.device for r in twin.median_runs()] == ["cpu", "cpu", "served"]
+    summary = twin.summary()
+    assert list(summary["device"]) == ["cpu", "cpu", "served"] and list(summary["warm_runs"]) == [DEFAULT_REPEATS] * 3
+    assert summary.loc[2, "tokens_per_second_median"] < summary.loc[0, "tokens_per_second_median"]  # not pooled
+    assert twin.verdict() == local.verdict()  # the local pair only

@@ -79,7 +79,7 @@ def test_the_meter_returns_a_typed_reading_that_readers_get_back_typed(autoregre
 
 def test_a_run_under_a_busy_process_is_labelled_busy(diffusion):
     with busy_loop():
-        result = measured_generate(diffusion, "once upon a time", max_new_tokens=16, steps=4, seed=0, warn=False)
+        result = measured_generate(diffusion, "once upon a time", max_new_tokens=96, steps=16, seed=0, warn=False)
     measured = Measurement.from_result(result)
     assert measured.busy is True
     assert measured.conditions is not None and (measured.conditions.other_core_share or 0) > BUSY_CORE_SHARE
@@ -90,8 +90,14 @@ def test_a_run_on_a_quiet_machine_is_not_busy(diffusion):
     share = background_share()
     if share is None or share > BUSY_CORE_SHARE / 2:
         pytest.skip(f"this machine is already busy with other work ({share} cores): quiet cannot be checked now")
-    result = measured_generate(diffusion, "once upon a time", max_new_tokens=16, steps=4, seed=0, warn=False)
-    assert Measurement.from_result(result).busy is False
+    # A run of a few hundred ms: the CPU counters tick every 10 ms, so a window of a few tens of ms could
+    # read a tick of rounding as other work.
+    result = measured_generate(diffusion, "once upon a time", max_new_tokens=96, steps=16, seed=0, warn=False)
+    conditions = Measurement.from_result(result).conditions
+    assert conditions is not None
+    if conditions.busy and background_share() > BUSY_CORE_SHARE / 2:
+        pytest.skip(f"other work started during the run ({conditions.other_core_share:.0%} of a core)")
+    assert conditions.busy is False, conditions
 
 
 def test_throttle_reasons_are_named_from_the_library_constants():

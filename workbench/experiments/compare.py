@@ -108,16 +108,23 @@ class Comparison:
             f"{busiest.other_core_share or 0.0:.0%} of a core (threshold {BUSY_CORE_SHARE:.0%}); no verdict is given"
         )
 
-    def samples(self, model: str, figure: str = "tokens_per_second") -> list[float]:
-        """The warm values of one figure for one model, in run order (unusable runs left out)."""
-        values = [getattr(r, figure) for r in self.warm if r.model == model and r.finish_reason not in UNUSABLE]
+    def samples(self, lane: str | GenerationResult, figure: str = "tokens_per_second") -> list[float]:
+        """The warm values of one figure for one lane (a model's name, or its cold run when a served
+        model shares the local one's name), in run order, unusable runs left out."""
+        values = [getattr(r, figure) for r in self._lane(lane) if r.finish_reason not in UNUSABLE]
         return [float(value) for value in values if value is not None]
+
+    def _lane(self, lane: str | GenerationResult) -> list[GenerationResult]:
+        if isinstance(lane, str):
+            return [r for r in self.warm if r.model == lane]
+        return [r for r in self.warm if (r.model, r.kind, r.device) == (lane.model, lane.kind, lane.device)]
 
     def verdict(self, figure: str = "tokens_per_second") -> Verdict:
         """Diffusion against autoregressive on one warm figure, in words only past the noise."""
         if figure not in TIMED_FIGURES:
             raise InvalidSettingError("figure", figure, ", ".join(TIMED_FIGURES))
-        by_kind = {result.kind: result.model for result in self.cold}
+        # The local pair: a served lane (which may share the AR model's name) is not part of this verdict.
+        by_kind = {result.kind: result for result in self.cold if not Measurement.from_result(result).served}
         if "diffusion" not in by_kind or "autoregressive" not in by_kind:
             return Verdict("too_few", "no verdict: one of the two models has no runs", needed=DEFAULT_REPEATS)
         diffusion, ar = self.samples(by_kind["diffusion"], figure), self.samples(by_kind["autoregressive"], figure)
@@ -133,10 +140,10 @@ class Comparison:
             row: dict[str, Any] = {"model": cold.model, "kind": cold.kind, "device": cold.device, "load_s": cold.load_s}
             row["cold_first_token_s"] = cold.time_to_first_token_s
             row["cold_total_s"] = cold.total_s
-            warm = [r for r in self.warm if r.model == cold.model]
-            row["warm_runs"] = len(self.samples(cold.model))
+            warm = self._lane(cold)
+            row["warm_runs"] = len(self.samples(cold))
             for figure in TIMED_FIGURES:
-                row.update(_median_with_interval(figure, self.samples(cold.model, figure)))
+                row.update(_median_with_interval(figure, self.samples(cold, figure)))
             row["busy"] = any(Measurement.from_result(r).busy for r in warm)
             row["torch_threads"] = _threads(cold)
             rows.append(row)
@@ -167,7 +174,7 @@ class Comparison:
         e.g. for the cost commands); a model without usable warm runs is left out."""
         chosen = []
         for cold in self.cold:
-            usable = [r for r in self.warm if r.model == cold.model and r.tokens_per_second is not None]
+            usable = [r for r in self._lane(cold) if r.tokens_per_second is not None]
             usable = [r for r in usable if r.finish_reason not in UNUSABLE]
             if usable:
                 ordered = sorted(usable, key=lambda r: r.tokens_per_second or 0.0)
