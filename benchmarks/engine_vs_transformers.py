@@ -26,6 +26,7 @@ transformers' default generate(), compile under 60 s per model and canvas length
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -244,8 +245,13 @@ def interval(ratios: list[float], seed: int = 0) -> tuple[float, float, float]:
     return statistics.median(ratios), medians[50], medians[1949]
 
 
-def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pairs: int) -> None:
+def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pairs: int) -> dict:
+    """Print the table for one kind and return it as a dict (for --json)."""
     base = next(s for s in sides if s.name == "transformers")
+    first = next(iter(works.values()))
+    table: dict = {"kind": kind, "model": name, "canvas": first.canvas, "new_tokens": first.tokens, "pairs": pairs}
+    table["logits_passes"] = {n: w.logits_passes for n, w in works.items()}
+    table["sides"] = []
     print(f"\n{kind} {name}: logits passes per run " + ", ".join(f"{n} {w.logits_passes}" for n, w in works.items()))
     print(
         f"  canvas {next(iter(works.values())).canvas or '-'}, {next(iter(works.values())).tokens} new tokens per run"
@@ -256,9 +262,22 @@ def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pair
     for side in sides:
         if side.unsupported and not side.rates:
             print(f"  {side.name:<30} not measured: {side.unsupported}")
+            table["sides"].append({"side": side.name, "not_measured": side.unsupported})
             continue
         ratios = [ours / theirs for ours, theirs in zip(side.rates, base.rates)]
         middle, low, high = interval(ratios)
+        table["sides"].append(
+            {
+                "side": side.name,
+                "tokens_per_s_median": round(statistics.median(side.rates), 2),
+                "x_transformers": [round(middle, 3), round(low, 3), round(high, 3)],
+                "first_call_s": round(side.setup_s or 0.0, 2),
+                "compile_s": None if side.compile_s is None else round(side.compile_s, 2),
+                "differs_from_eager": f"{side.flips}/{pairs}",
+                "trace_share": round(statistics.median(side.trace_share), 5) if side.trace_share else None,
+                "note": side.unsupported,
+            }
+        )
         compile_s = f"{side.compile_s:.1f}" if side.compile_s is not None else "-"
         print(
             f"  {side.name:<30}{statistics.median(side.rates):>15.1f}{f'{middle:.2f} [{low:.2f}-{high:.2f}]':>30}"
@@ -268,6 +287,7 @@ def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pair
             print(f"  {'':<30} trace: {100 * statistics.median(side.trace_share):.2f}% of the run's time building it")
         if side.unsupported:
             print(f"  {'':<30} {side.unsupported}")
+    return table
 
 
 def machine() -> str:
@@ -291,10 +311,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--pairs", type=int, default=10, help="rounds of all sides (at least 4)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", help="also write the tables and the machine's conditions to this JSON file")
     args = parser.parse_args(argv)
     if args.pairs < 4:
         parser.error(f"--pairs={args.pairs}: at least 4, for a median and an interval")
     kinds = args.kinds.split(",")
+    tables: list[dict] = []
     print(machine())
     me, others_before, wall = psutil.Process(), _busy_s(), time.perf_counter()
     mine_before = sum(me.cpu_times()[:2])
@@ -303,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         with _eos_off(handle):
             ids = handle.tokenizer(args.prompt, return_tensors="pt")["input_ids"].to(handle.device)
             sides = ar_sides(handle, ids, args.new_tokens, PassCounter(handle.model))
-            report("autoregressive", args.ar, sides, measure(sides, args.pairs), args.pairs)
+            tables.append(report("autoregressive", args.ar, sides, measure(sides, args.pairs), args.pairs))
     if "diffusion" in kinds:
         handle = workbench.load(args.diffusion, device=args.device)
         config = handle.model.config
@@ -314,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
             with _eos_off(handle):
                 ids = handle.tokenizer(args.prompt, return_tensors="pt")["input_ids"].to(handle.device)
                 sides = diffusion_sides(handle, ids, args.new_tokens, args.steps, block, PassCounter(handle.model))
-                report("diffusion", args.diffusion, sides, measure(sides, args.pairs), args.pairs)
+                tables.append(report("diffusion", args.diffusion, sides, measure(sides, args.pairs), args.pairs))
         finally:
             config.canvas_length = saved_canvas
     elapsed = time.perf_counter() - wall
@@ -322,6 +344,15 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"\nother processes used {others / elapsed:.2f} CPUs on average while this ran ({elapsed:.0f} s); {machine()}"
     )
+    if args.json:
+        conditions = {
+            "machine": machine(),
+            "other_processes_cpus": round(others / elapsed, 2),
+            "elapsed_s": round(elapsed),
+        }
+        conditions |= {"torch": torch.__version__, "device": args.device}
+        with open(args.json, "w") as out:
+            json.dump({"conditions": conditions, "tables": tables}, out, indent=1)
 
 
 def _busy_s() -> float:

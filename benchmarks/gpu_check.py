@@ -21,44 +21,50 @@ import time
 import torch
 
 import workbench
+from workbench.measure.measurement import IdlePower
 from workbench.measure.telemetry.energy import EnergyMeter
 from workbench.measure.telemetry.gpu import device_info
 from workbench.measure.telemetry.power import measure_idle_power
 
 
-def energy_runs(name: str, prompt: str, window_s: float, idle_w: float | None, **settings) -> dict:
+def energy_runs(name: str, prompt: str, window_s: float, idle: IdlePower | None, device: str, **settings) -> dict:
     """Back-to-back generations inside ONE energy window of at least `window_s` seconds.
 
     Summing many short per-run windows would add up each one's counter-refresh error; one long
-    window reads the counter twice, so its error shrinks as the window grows.
+    window reads the counter twice, so its error shrinks as the window grows. A figure the meter
+    could not take stays None with its reason (on a CPU: no NVML).
     """
-    handle = workbench.load(name, device="cuda", dtype="bfloat16")
-    handle.generate(prompt, **settings)  # warm-up: kernels, allocator, clocks
+    handle = workbench.load(name, device=device, dtype="bfloat16")
+    cold = handle.generate(prompt, **settings)  # warm-up: kernels, allocator, clocks (reported apart)
     results = []
-    with EnergyMeter(handle.device, idle_power_w=idle_w) as meter:
+    with EnergyMeter(handle.device, idle_power_w=idle, warn=False) as meter:
         started = time.perf_counter()
         while time.perf_counter() - started < window_s:
             results.append(handle.generate(prompt, **settings))
     reading = meter.reading
     tokens = sum(r.new_tokens for r in results)
-    energy, marginal = reading["gpu_energy_j"], reading["marginal_energy_j"]
+    per_token = lambda joules: None if joules is None else round(joules / tokens, 4)  # noqa: E731
     return {
         "model": name,
+        "cold_tokens_per_s": cold.tokens_per_second,
+        "cold_first_token_s": cold.time_to_first_token_s,
         "runs": len(results),
         "tokens": tokens,
-        "window_s": round(reading["window_s"], 2),
-        "tokens_per_s": round(tokens / reading["window_s"], 1),
-        "gpu_energy_j": energy,
-        "gpu_energy_missing": reading["gpu_energy_missing"],
-        "gpu_energy_method": reading["gpu_energy_method"],
-        "joules_per_token": round(energy / tokens, 4) if energy is not None else None,
-        "marginal_joules_per_token": round(marginal / tokens, 4) if marginal is not None else None,
-        "avg_power_w": round(reading["avg_power_w"], 1) if reading["avg_power_w"] is not None else None,
-        "short_window_warning": reading["short_window_warning"],
+        "window_s": round(reading.window_s, 2),
+        "tokens_per_s": round(tokens / reading.window_s, 1),
+        "forward_passes": sum(r.forward_passes or 0 for r in results),
+        "gpu_energy_j": reading.gpu_energy_j,
+        "gpu_energy_missing": reading.gpu_energy_missing,
+        "gpu_energy_method": reading.gpu_energy_method,
+        "joules_per_token": per_token(reading.gpu_energy_j),
+        "marginal_joules_per_token": per_token(reading.marginal_energy_j),
+        "marginal_energy_missing": reading.marginal_energy_missing,
+        "avg_power_w": reading.avg_power_w,
+        "short_window_warning": reading.short_window_warning,
     }
 
 
-def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeats: int = 20) -> list[dict]:
+def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], device: str, repeats: int = 20) -> list[dict]:
     from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
 
     from workbench.engine import transformers_adapter as adapter
@@ -88,28 +94,33 @@ def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], repeat
             head_dim=16,
         ),
     )
-    model = DiffusionGemmaForBlockDiffusion(config).to("cuda", torch.bfloat16).eval()
+    model = DiffusionGemmaForBlockDiffusion(config).to(device, torch.bfloat16).eval()
     rows = []
     with torch.inference_mode():
-        context = torch.randint(0, 32_768, (1, 512), device="cuda")
+        context = torch.randint(0, 32_768, (1, 512), device=device)
         for canvas in canvases:
             cache = adapter.new_cache(model)
-            prefix = torch.ones((1, context.shape[1]), dtype=torch.bool, device="cuda")
-            adapter.encode_prefix(model, context, prefix, cache, torch.arange(context.shape[1], device="cuda")[None])
-            tokens = torch.randint(0, 32_768, (1, canvas), device="cuda")
-            attention = torch.ones((1, context.shape[1] + canvas), dtype=torch.bool, device="cuda")
-            positions = torch.arange(context.shape[1], context.shape[1] + canvas, device="cuda")[None]
+            prefix = torch.ones((1, context.shape[1]), dtype=torch.bool, device=device)
+            adapter.encode_prefix(model, context, prefix, cache, torch.arange(context.shape[1], device=device)[None])
+            tokens = torch.randint(0, 32_768, (1, canvas), device=device)
+            attention = torch.ones((1, context.shape[1] + canvas), dtype=torch.bool, device=device)
+            positions = torch.arange(context.shape[1], context.shape[1] + canvas, device=device)[None]
             adapter.denoise_logits(model, tokens, None, attention, cache, positions)  # warm-up
-            torch.cuda.synchronize()
+            synchronize(device)
             started = time.perf_counter()
             for _ in range(repeats):
                 adapter.denoise_logits(model, tokens, None, attention, cache, positions)
-            torch.cuda.synchronize()
+            synchronize(device)
             per_step = (time.perf_counter() - started) / repeats
             rows.append(
                 {"canvas": canvas, "ms_per_step": round(per_step * 1e3, 3), "positions_per_s": round(canvas / per_step)}
             )
     return rows
+
+
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def main() -> None:
@@ -120,20 +131,32 @@ def main() -> None:
     parser.add_argument("--window-s", type=float, default=5.0)
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--layers", type=int, default=8)
-    args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU visible: these checks need one (the test suite does not)")
-    print(json.dumps(device_info("cuda:0"), indent=1, default=str))
-    idle_w = measure_idle_power("cuda:0", seconds=5.0)
-    print(f"idle power: {idle_w} W")
-    print(json.dumps(energy_runs(args.ar, args.prompt, args.window_s, idle_w, max_new_tokens=128), indent=1))
-    print(
-        json.dumps(
-            energy_runs(args.diffusion, args.prompt, args.window_s, idle_w, max_new_tokens=128, steps=16), indent=1
-        )
+    parser.add_argument("--canvases", default="16,32,64,128,256,512,1024")
+    parser.add_argument(
+        "--device", default="cuda", help="cpu only to try the script out: every energy figure is then missing"
     )
-    for row in step_latency_by_canvas(args.hidden, args.layers, [16, 32, 64, 128, 256, 512, 1024]):
+    parser.add_argument("--json", help="also write everything printed to this JSON file")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("no CUDA GPU visible: these checks need one (the test suite does not)")
+    found: dict = {"device": device_info(args.device), "torch": torch.__version__}
+    print(json.dumps(found["device"], indent=1, default=str))
+    idle = measure_idle_power(args.device, seconds=5.0)
+    found["idle_power_w"] = None if idle is None else idle.watts
+    print(f"idle power: {found['idle_power_w']} W")
+    found["energy"] = [
+        energy_runs(args.ar, args.prompt, args.window_s, idle, args.device, max_new_tokens=128),
+        energy_runs(args.diffusion, args.prompt, args.window_s, idle, args.device, max_new_tokens=128, steps=16),
+    ]
+    for row in found["energy"]:
+        print(json.dumps(row, indent=1))
+    canvases = [int(c) for c in args.canvases.split(",")]
+    found["step_latency_by_canvas"] = step_latency_by_canvas(args.hidden, args.layers, canvases, args.device)
+    for row in found["step_latency_by_canvas"]:
         print(row)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(found, out, indent=1, default=str)
 
 
 if __name__ == "__main__":
