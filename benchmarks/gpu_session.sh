@@ -56,5 +56,5 @@ part() {  # part NAME BUDGET_S COMMAND...: run it if asked for, log it, say how 
     part engine_diffusion 130 $PY benchmarks/engine_vs_transformers.py --kinds diffusion --device $DEVICE \
         --pairs $PAIRS --json "$OUT/engine_diffusion.json"
     part realistic_shapes 130 $PY benchmarks/realistic_shapes.py $RS --json "$OUT/realistic_shapes.json"
-    part tests 50 $PY -m pytest -q -p no:cacheprovider -o addopts="" tests/test_telemetry_energy.py tests/test_engine_fast_path.py
+    part tests 70 $PY -m pytest -q -x -rf -p no:cacheprovider -o addopts="" tests/test_telemetry_energy.py tests/test_engine_fast_path.py
 } 2>&1 | tee "$OUT/session.log"

@@ -66,7 +66,7 @@ def build(name: str, device: torch.device, layers: int = LAYERS_BUILT) -> torch.
         model_class = Gemma4ForCausalLM
     with torch.device("meta"):
         model = model_class(config)
-    model = model.to_empty(device=device).to(torch.bfloat16)
+    model = model.to(torch.bfloat16).to_empty(device=device)  # bf16 while still on meta: no float32 copy
     with torch.no_grad():
         for parameter in model.parameters():  # random weights at a trained model's scale
             parameter.normal_(0.0, 0.02)

@@ -158,7 +158,7 @@ def test_gpu_fingerprint_matches_torch():
 @pytest.mark.skipif(not HAS_GPU, reason="needs an NVIDIA GPU")
 def test_gpu_energy_over_a_real_run():
     idle = measure_idle_power("cuda:0", seconds=2.0)
-    assert idle is not None and idle > 0
+    assert idle is not None and idle.watts > 0 and idle.seconds >= 2.0
     x = torch.randn(4096, 4096, device="cuda:0")
     with EnergyMeter("cuda:0", idle_power_w=idle) as meter:
         deadline = time.perf_counter() + 2.5
