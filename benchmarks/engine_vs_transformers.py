@@ -60,6 +60,9 @@ class Side:
     compile_s: float | None = None
     trace_share: list[float] = field(default_factory=list)
     flips: int = 0
+    first_differences: list[int] = field(
+        default_factory=list
+    )  # index of the first token unlike eager's, per run that differs
     unsupported: str | None = None
 
 
@@ -234,7 +237,10 @@ def measure(sides: list[Side], pairs: int) -> dict[str, Work]:
         check_equal_work(done)
         print(f"  round {index + 1}/{pairs}", file=sys.stderr, flush=True)
         for side in live:
-            side.flips += done[side.name].token_ids != done["eager"].token_ids
+            ours, eager = done[side.name].token_ids, done["eager"].token_ids
+            if ours != eager:
+                side.flips += 1
+                side.first_differences.append(next(i for i, (a, b) in enumerate(zip(ours, eager)) if a != b))
     return works
 
 
@@ -274,6 +280,7 @@ def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pair
                 "first_call_s": round(side.setup_s or 0.0, 2),
                 "compile_s": None if side.compile_s is None else round(side.compile_s, 2),
                 "differs_from_eager": f"{side.flips}/{pairs}",
+                "first_different_token": side.first_differences,
                 "trace_share": round(statistics.median(side.trace_share), 5) if side.trace_share else None,
                 "note": side.unsupported,
             }
@@ -285,6 +292,8 @@ def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pair
         )
         if side.trace_share:
             print(f"  {'':<30} trace: {100 * statistics.median(side.trace_share):.2f}% of the run's time building it")
+        if side.first_differences:
+            print(f"  {'':<30} first token unlike eager's, per differing run: {side.first_differences}")
         if side.unsupported:
             print(f"  {'':<30} {side.unsupported}")
     return table

@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
+import torch
 
 import workbench
 from workbench.engine import fast_path
@@ -40,6 +41,30 @@ def test_compile_and_warm_up_are_timed_outside_the_run(autoregressive):
     assert report["compile_s"] >= 0 and again.telemetry["fast_path"]["compile_s"] == 0.0
     if report["compile_s"] > 0:  # compiling took seconds; the run's own time does not include them
         assert first.total_s < report["compile_s"]
+
+
+def test_a_step_the_warm_up_did_not_cover_compiles_and_is_noted(autoregressive):
+    from workbench.engine import transformers_adapter as adapter
+
+    model = autoregressive.model
+    autoregressive.generate(PROMPT, temperature=0, max_new_tokens=4, compile=True)  # compiled and warm
+    fast = autoregressive.fast_path.start("autoregressive", 3, 16, None)
+
+    def step(token: torch.Tensor) -> torch.Tensor:  # a fresh prompt of 3, then one token through the fast path
+        at = torch.tensor([[3]])  # made, like the engine's, inside inference mode (dynamo guards on it)
+        fast.cache.reset()
+        adapter.causal_lm_logits(model, torch.zeros((1, 3), dtype=torch.long), fast.cache)
+        return fast.call(token, fast.cache, at, adapter.causal_lm_masks(model, fast.cache, at, 4))
+
+    try:
+        with torch.inference_mode():
+            warmed = step(torch.zeros((1, 1), dtype=torch.long))  # shaped as the warm-up ran it
+            assert fast.used and fast.report.note is None
+            strided = step(torch.zeros((1, 5), dtype=torch.long)[:, :1])  # a stride no warm-up pass had
+        assert torch.equal(strided, warmed)
+        assert "compiled again mid-run" in fast.report.note and fast.report.reason is None
+    finally:
+        fast.finish()
 
 
 def test_diffusion_trace_is_complete_and_equal_with_the_fast_path(diffusion):

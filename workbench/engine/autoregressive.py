@@ -103,5 +103,6 @@ class _StaticForward:
         positions = torch.arange(start, self.seen, device=input_ids.device).unsqueeze(0)
         if start == 0:  # the prefill: its length changes from run to run, so it is not compiled
             return adapter.causal_lm_logits(self.model, input_ids, self.cache, positions, None)
-        masks = adapter.causal_lm_masks(self.model, self.cache, positions, self.seen)
-        return self.fast.call(input_ids, self.cache, positions, masks)
+        return self.fast.call(
+            input_ids, self.cache, positions, self.fast.owner.decode_masks(self.cache, positions, self.seen)
+        )
