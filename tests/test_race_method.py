@@ -27,7 +27,10 @@ def test_first_race_warms_up_and_shows_the_cold_first_token(autoregressive, diff
 
 def test_a_busy_race_says_so_and_gives_no_verdict(autoregressive, diffusion):
     race = RaceView()
+    # Runs of a few tenths of a second: over a run of a few ms the CPU counters' 10 ms ticks can read 0
+    # for the busy child (a short run says nothing either way; see workbench.measure.conditions).
+    longer_ar, longer_diffusion = {**AR, "max_new_tokens": 48}, {**DIFFUSION, "max_new_tokens": 48, "steps": 8}
     with busy_loop():
-        race.run("once upon a time", ar=(autoregressive, AR), diffusion=(diffusion, DIFFUSION))
+        race.run("once upon a time", ar=(autoregressive, longer_ar), diffusion=(diffusion, longer_diffusion))
     assert "machine was busy" in race.lanes["diffusion"].html.value
     assert 'data-outcome="withheld"' in race.verdict.value and "faster" not in race.verdict.value
