@@ -1,8 +1,9 @@
-"""The engine benchmark compares equal work only: it refuses a pair of sides that did different work."""
+"""The benchmarks keep working: the engine benchmark compares equal work only, the GPU check runs on a CPU."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,21 @@ def test_the_script_refuses_a_real_unequal_pair():
     assert "refusing to compare: the sides did different work" in run.stderr
     assert "eager: 32 tokens, 2 logits passes, canvas 32" in run.stderr
     assert "transformers: 32 tokens, 4 logits passes, canvas 16" in run.stderr
+
+
+def test_the_gpu_check_runs_on_a_cpu_and_reports_energy_as_missing(tmp_path):
+    """The GPU script keeps up with the code it calls (it once indexed a typed reading as a dict)."""
+    out = tmp_path / "gpu_check.json"
+    command = [sys.executable, str(SCRIPT.parent / "gpu_check.py"), "--device", "cpu", "--window-s", "0.3"]
+    command += ["--hidden", "256", "--layers", "1", "--canvases", "16", "--json", str(out)]
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = json.loads(out.read_text())
+    assert found["idle_power_w"] is None and found["device"]["device_name"] is None
+    for row in found["energy"]:
+        assert row["tokens"] > 0 and row["forward_passes"] > 0 and row["tokens_per_s"] > 0
+        # No GPU: every energy figure is missing with its reason, never a zero.
+        assert row["gpu_energy_j"] is None and row["joules_per_token"] is None and row["gpu_energy_missing"]
+    assert [row["canvas"] for row in found["step_latency_by_canvas"]] == [16]
