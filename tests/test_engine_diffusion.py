@@ -40,6 +40,21 @@ def test_same_tokens_as_transformers_without_early_exit(diffusion):
     assert ours.forward_passes == 5
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_same_tokens_as_transformers_in_bfloat16(seed):
+    # A GPU runs bf16; there the engine once gave the decoder float32 self-conditioning logits where
+    # generate() casts them to the embeddings' dtype, and the tokens parted within a few steps.
+    import workbench
+
+    handle = workbench.load("tiny-diffusion", dtype="bfloat16")
+    ids = handle.tokenizer("Once upon a time", return_tensors="pt")["input_ids"]
+    torch.manual_seed(seed)
+    reference = handle.model.generate(ids, max_new_tokens=64, max_denoising_steps=16, confidence_threshold=1e-30)
+    ours = handle.generate("Once upon a time", seed=seed, max_new_tokens=64, steps=16, early_exit=False)
+    expected = reference.sequences[0, ids.shape[1] :].tolist()
+    assert ours.token_ids == expected[: len(ours.token_ids)] and len(ours.token_ids) > 8
+
+
 def test_steps_bound_forward_passes(diffusion):
     for steps in (1, 3, 7):
         result = diffusion.generate(PROMPT, seed=0, max_new_tokens=16, steps=steps, early_exit=False)

@@ -127,6 +127,10 @@ def denoise_logits(
     the masks from `denoise_masks`); the decoder reads the cache and never writes it. `self_conditioning_logits` are the previous step's (None on step 1).
     """
     arguments = {cache_keyword(type(model)): cache}
+    if self_conditioning_logits is not None:
+        # transformers' generate() hands them over in the embeddings' dtype: in bf16 a float32 copy
+        # would be a different input, and the tokens would part from generate()'s within a few steps.
+        self_conditioning_logits = self_conditioning_logits.to(model.get_input_embeddings().weight.dtype)
     return model(
         decoder_input_ids=canvas,
         self_conditioning_logits=self_conditioning_logits,
