@@ -103,6 +103,4 @@ class _StaticForward:
         positions = torch.arange(start, self.seen, device=input_ids.device).unsqueeze(0)
         if start == 0:  # the prefill: its length changes from run to run, so it is not compiled
             return adapter.causal_lm_logits(self.model, input_ids, self.cache, positions, None)
-        return self.fast.call(
-            input_ids, self.cache, positions, self.fast.owner.decode_masks(self.cache, positions, self.seen)
-        )
+        return self.fast.call(input_ids, self.cache, positions, self.fast.decode_masks(positions, self.seen))

@@ -233,6 +233,11 @@ class FastRun:
         )
         return self.compiled(self.owner.model, *arguments)
 
+    def decode_masks(self, positions: torch.Tensor, seen: int) -> dict[str, Any]:
+        """The masks of an autoregressive decode step over this run's static cache (see `FastPath.decode_masks`)."""
+        assert self.cache is not None
+        return self.owner.decode_masks(self.cache, positions, seen)
+
     def finish(self) -> None:
         """Hand the static cache back (the next run on the handle may use it)."""
         if self.cache is not None:
