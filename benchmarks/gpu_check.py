@@ -118,6 +118,17 @@ def step_latency_by_canvas(hidden: int, layers: int, canvases: list[int], device
     return rows
 
 
+def _canvases(text: str) -> list[int]:
+    """--canvases: comma-separated canvas lengths, each a whole number from 1 to 8192."""
+    try:
+        lengths = [int(part) for part in text.split(",")]
+    except ValueError:
+        lengths = []
+    if not lengths or not all(1 <= n <= 8192 for n in lengths):
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers from 1 to 8192, e.g. 16,64,256")
+    return lengths
+
+
 def synchronize(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -128,15 +139,21 @@ def main() -> None:
     parser.add_argument("--ar", default="tiny-ar")
     parser.add_argument("--diffusion", default="tiny-diffusion")
     parser.add_argument("--prompt", default="Once upon a time")
-    parser.add_argument("--window-s", type=float, default=5.0)
-    parser.add_argument("--hidden", type=int, default=2048)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--canvases", default="16,32,64,128,256,512,1024")
+    parser.add_argument("--window-s", type=float, default=5.0, help="energy window per model, seconds (> 0)")
+    parser.add_argument("--hidden", type=int, default=2048, help="width of the step-latency model: a multiple of 256")
+    parser.add_argument("--layers", type=int, default=8, help="layers of the step-latency model (>= 1)")
+    parser.add_argument("--canvases", type=_canvases, default="16,32,64,128,256,512,1024", help="comma-separated")
     parser.add_argument(
         "--device", default="cuda", help="cpu only to try the script out: every energy figure is then missing"
     )
     parser.add_argument("--json", help="also write everything printed to this JSON file")
     args = parser.parse_args()
+    if not args.window_s > 0:
+        parser.error(f"--window-s={args.window_s}: must be above 0 seconds")
+    if args.hidden < 256 or args.hidden % 256:
+        parser.error(f"--hidden={args.hidden}: must be a multiple of 256 (128-wide heads, 2 key/value heads)")
+    if args.layers < 1:
+        parser.error(f"--layers={args.layers}: must be at least 1")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA GPU visible: these checks need one (the test suite does not)")
     found: dict = {"device": device_info(args.device), "torch": torch.__version__}
@@ -150,8 +167,7 @@ def main() -> None:
     ]
     for row in found["energy"]:
         print(json.dumps(row, indent=1))
-    canvases = [int(c) for c in args.canvases.split(",")]
-    found["step_latency_by_canvas"] = step_latency_by_canvas(args.hidden, args.layers, canvases, args.device)
+    found["step_latency_by_canvas"] = step_latency_by_canvas(args.hidden, args.layers, args.canvases, args.device)
     for row in found["step_latency_by_canvas"]:
         print(row)
     if args.json:

@@ -16,6 +16,11 @@
 #   benchmarks/gpu_session.sh engine_ar tests          # only these parts
 #   GPU_SESSION_TINY=1 benchmarks/gpu_session.sh       # try it out on a CPU, in a minute or two
 set -u
+ALL_PARTS="gpu_check engine_ar engine_diffusion realistic_shapes tests"
+PARTS=${*:-$ALL_PARTS}
+for asked in $PARTS; do
+    case " $ALL_PARTS " in *" $asked "*) ;; *) echo "unknown part '$asked': choose from $ALL_PARTS" >&2; exit 2 ;; esac
+done
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD"
@@ -24,7 +29,6 @@ if [ -z "${GPU_SESSION_TINY:-}" ] && compgen -G ".whl/*.whl" >/dev/null; then
         && export PYTHONPATH="/tmp/site:$PWD"
 fi
 PY=${PY:-python3}
-PARTS=${*:-gpu_check engine_ar engine_diffusion realistic_shapes tests}
 
 if [ -n "${GPU_SESSION_TINY:-}" ]; then  # CPU try-out: small shapes, the script's paths all taken
     DEVICE=cpu PAIRS=4 GC="--device cpu --window-s 1 --hidden 256 --layers 1 --canvases 16,32" RS="--small"
