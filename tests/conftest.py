@@ -113,3 +113,11 @@ def autoregressive(ar_folder):
     import workbench
 
     return workbench.load(str(ar_folder), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedded_models():
+    """The embedded tiny-ar and tiny-diffusion (real trained weights), loaded once for the session."""
+    import workbench
+
+    return workbench.load("tiny-ar", device="cpu"), workbench.load("tiny-diffusion", device="cpu")

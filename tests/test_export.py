@@ -16,7 +16,6 @@ from PIL import Image
 from test_browser import CHROMIUM_ARGS, chromium  # noqa: F401  (the fixture: skips without /usr/bin/chromium)
 from test_widgets import one_torch_thread  # noqa: F401
 
-import workbench
 from workbench.errors import InvalidSettingError, WorkbenchError
 from workbench.export import save_gif, save_html, save_video, timeline
 from workbench.export.animation import HOLD_S, MIN_GIF_DELAY_MS
@@ -27,8 +26,8 @@ PROMPT = "Once upon a time"
 
 
 @pytest.fixture(scope="module")
-def runs():
-    ar, diffusion = workbench.load("tiny-ar", device="cpu"), workbench.load("tiny-diffusion", device="cpu")
+def runs(embedded_models):
+    ar, diffusion = embedded_models
     ar_result = ar.generate(PROMPT, max_new_tokens=32, seed=2)
     diffusion_result = diffusion.generate(PROMPT, max_new_tokens=32, block_size=16, seed=2)
     assert len(diffusion_result.trace) >= 4

@@ -15,7 +15,6 @@ from itertools import accumulate
 import pytest
 from test_widgets import one_torch_thread  # noqa: F401  (a module fixture: one torch thread here too)
 
-import workbench
 from workbench.errors import InvalidSettingError
 from workbench.export.timeline import numbers_at, shared_end_s, timeline
 from workbench.widgets.race import RaceView
@@ -25,8 +24,8 @@ PROMPT = "Once upon a time"
 
 
 @pytest.fixture(scope="module")
-def runs():
-    ar, diffusion = workbench.load("tiny-ar", device="cpu"), workbench.load("tiny-diffusion", device="cpu")
+def runs(embedded_models):
+    ar, diffusion = embedded_models
     ar_result = ar.generate(PROMPT, max_new_tokens=32, seed=1)
     diffusion_result = diffusion.generate(PROMPT, max_new_tokens=32, block_size=16, seed=1)
     assert diffusion_result.trace and ar_result.step_times_s
