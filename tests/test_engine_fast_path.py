@@ -44,6 +44,20 @@ def test_compile_and_warm_up_are_timed_outside_the_run(autoregressive):
         assert first.total_s < report["compile_s"]
 
 
+def test_another_thread_count_compiles_again_before_the_run_not_inside_it(autoregressive):
+    # Loading another model may set torch's thread count (workbench.load's thread policy); the
+    # graphs compiled under the old count no longer pass dynamo's guards.
+    before = torch.get_num_threads()
+    autoregressive.generate(PROMPT, temperature=0, max_new_tokens=4, compile=True)  # compiled at `before`
+    torch.set_num_threads(2 if before == 1 else 1)
+    try:
+        report = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=4, compile=True).telemetry["fast_path"]
+    finally:
+        torch.set_num_threads(before)
+    # Compiled now, or by an earlier test at that count: either way not inside the run.
+    assert report["used"] and report["note"] is None
+
+
 def test_a_step_the_warm_up_did_not_cover_compiles_and_is_noted(autoregressive):
     from workbench.engine import transformers_adapter as adapter
 

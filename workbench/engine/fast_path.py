@@ -8,7 +8,7 @@ choice, the sampler, the trace and the clocks stay eager, in the loops, so they 
 the fast path on or off.
 
 `FastPath` (one per handle) keeps what is worth keeping between runs: the compiled forwards and
-the static caches, keyed by shape (cache length, canvas length), and which fallbacks it has warned
+the static caches, keyed by shape (cache length, canvas length) and torch's thread count, and which fallbacks it has warned
 about. `FastPath.start()` prepares one run before its clock starts: it compiles and warms up the
 shapes the run will use, timing both (`FastPathReport.compile_s`, `warmup_s`, reported in the
 result's telemetry and never inside tokens/s). When compiling is not possible (an unsupported
@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -125,7 +126,9 @@ class FastPath:
         if reason is not None:
             return self._eager(report, reason)
         report.cache_length, report.backend, report.mode = length, BACKEND, _mode(device)
-        key = (kind, length, canvas, str(device), dtype)
+        # Inductor's CPU kernels are built for the thread count of their compile (dynamo guards on
+        # it), so a `load` that changed it since makes this a new shape, compiled and warmed up here.
+        key = (kind, length, canvas, str(device), dtype, torch.get_num_threads())
         try:
             cache = self._cache(length)
             if key in self._failed:
@@ -170,7 +173,7 @@ class FastPath:
         started = now(self.model.device)
         # dynamic=None: the autoregressive graph is compiled once static, then once with the cache's
         # fill level as a symbol (transformers' sliding cache layers keep it as a Python number).
-        compiled = torch.compile(_STEPS[kind], backend=BACKEND, mode=_mode(self.model.device), fullgraph=True)
+        compiled = torch.compile(_own_code(_STEPS[kind]), backend=BACKEND, mode=_mode(self.model.device), fullgraph=True)
         warm = _WarmUp(self.model, cache, prompt_tokens, canvas)
         for _ in range(2):  # the first pass compiles; the second may compile again (see above)
             warm.step(compiled)
@@ -298,6 +301,16 @@ class _WarmUp:
 
 class _KnownFailure(Exception):
     pass
+
+
+def _own_code(step: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """`step` with a code object of its own, so that this compile has a dynamo cache of its own.
+
+    Dynamo keeps compiled variants per code object. Shared, one handle's run would search (and,
+    with the guard checks cut short, trip over) variants compiled for other handles or under other
+    global state, such as another thread count set by a later `load`, and all handles together
+    would share one recompile limit."""
+    return types.FunctionType(step.__code__.replace(), step.__globals__, step.__name__)
 
 
 def _mode(device: torch.device) -> str | None:
