@@ -173,7 +173,9 @@ class FastPath:
         started = now(self.model.device)
         # dynamic=None: the autoregressive graph is compiled once static, then once with the cache's
         # fill level as a symbol (transformers' sliding cache layers keep it as a Python number).
-        compiled = torch.compile(_own_code(_STEPS[kind]), backend=BACKEND, mode=_mode(self.model.device), fullgraph=True)
+        compiled = torch.compile(
+            _own_code(_STEPS[kind]), backend=BACKEND, mode=_mode(self.model.device), fullgraph=True
+        )
         warm = _WarmUp(self.model, cache, prompt_tokens, canvas)
         for _ in range(2):  # the first pass compiles; the second may compile again (see above)
             warm.step(compiled)
