@@ -58,6 +58,28 @@ def test_another_thread_count_compiles_again_before_the_run_not_inside_it(autore
     assert report["used"] and report["note"] is None
 
 
+def test_each_shape_compiles_within_its_own_recompile_limit(autoregressive):
+    # Dynamo allows a function `recompile_limit` variants (8 by default). Shared by every shape and
+    # handle, a notebook trying a few canvas or cache lengths ran out and went eager; each compile
+    # now counts its own. A limit of 2 covers one shape's variants (static, then the fill level
+    # as a symbol), so a second shape would fail if the variants were still shared.
+    with torch._dynamo.config.patch(recompile_limit=2):
+        for new_tokens in (40, 100):  # static caches of 64 and 128 positions
+            report = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=new_tokens, compile=True)
+            fast = report.telemetry["fast_path"]
+            assert fast["used"] and fast["reason"] is None and fast["note"] is None, fast
+
+
+def test_a_run_past_the_sliding_window_compiles_nothing_inside_its_time(autoregressive):
+    # The test model's sliding window is 64 positions; 100 new tokens take the cache past it, where
+    # the sliding layers start to roll (another compiled variant, made in the warm-up).
+    eager = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=100)
+    fast = autoregressive.generate(PROMPT, temperature=0, max_new_tokens=100, compile=True)
+    report = fast.telemetry["fast_path"]
+    assert report["used"] and report["cache_length"] == 128 and report["note"] is None
+    assert fast.text == eager.text
+
+
 def test_a_step_the_warm_up_did_not_cover_compiles_and_is_noted(autoregressive):
     from workbench.engine import transformers_adapter as adapter
 

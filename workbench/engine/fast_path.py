@@ -114,18 +114,22 @@ class FastPath:
         report = FastPathReport(requested=True, canvas_length=canvas)
         device, dtype = self.model.device, self.model.dtype
         limit = self.model.config.get_text_config(decoder=True).max_position_embeddings
-        window = adapter.sliding_window(self.model) if canvas is not None else None
+        window = adapter.sliding_window(self.model)
         # DiffusionGemma's decoder appends the canvas after the cached positions; a sliding layer of a
         # static cache that has started to roll has no room for it, so a diffusion run stays in the window.
-        length = cache_length(positions, max(min(limit, window or limit), positions))
+        in_window = window if canvas is not None else None
+        length = cache_length(positions, max(min(limit, in_window or limit), positions))
         reason = cannot_compile(device, dtype)
-        if reason is None and window is not None and length > window:
+        if reason is None and in_window is not None and length > in_window:
             reason = f"the run needs {length} cache positions, more than the sliding window of {window}"
         if reason is None and not self._lock.acquire(blocking=False):
             reason = "another run on this model is using its static cache"
         if reason is not None:
             return self._eager(report, reason)
         report.cache_length, report.backend, report.mode = length, BACKEND, _mode(device)
+        # An autoregressive run on a cache longer than the window may fill the window, where the
+        # sliding layers start to roll: the warm-up goes there too (see _WarmUp).
+        rolls_at = window if canvas is None and window is not None and length > window else None
         # Inductor's CPU kernels are built for the thread count of their compile (dynamo guards on
         # it), so a `load` that changed it since makes this a new shape, compiled and warmed up here.
         key = (kind, length, canvas, str(device), dtype, torch.get_num_threads())
@@ -134,7 +138,7 @@ class FastPath:
             if key in self._failed:
                 raise _KnownFailure(self._failed[key])
             if key not in self._compiled:
-                self._compiled[key] = self._compile(kind, cache, prompt_tokens, canvas, report)
+                self._compiled[key] = self._compile(kind, cache, prompt_tokens, canvas, rolls_at, report)
         except Exception as error:  # any compile failure: the run goes eager, the reason is kept
             self._lock.release()
             why = str(error) if isinstance(error, _KnownFailure) else _compile_error(error)
@@ -167,7 +171,13 @@ class FastPath:
         return self._caches[length]
 
     def _compile(
-        self, kind: str, cache: StaticCache, prompt_tokens: int, canvas: int | None, report: FastPathReport
+        self,
+        kind: str,
+        cache: StaticCache,
+        prompt_tokens: int,
+        canvas: int | None,
+        rolls_at: int | None,
+        report: FastPathReport,
     ) -> Callable[..., torch.Tensor]:
         """Compile the per-step forward for this shape, then run it until no pass compiles again."""
         started = now(self.model.device)
@@ -176,7 +186,7 @@ class FastPath:
         compiled = torch.compile(
             _own_code(_STEPS[kind]), backend=BACKEND, mode=_mode(self.model.device), fullgraph=True
         )
-        warm = _WarmUp(self.model, cache, prompt_tokens, canvas)
+        warm = _WarmUp(self.model, cache, prompt_tokens, canvas, rolls_at)
         for _ in range(2):  # the first pass compiles; the second may compile again (see above)
             warm.step(compiled)
         report.compile_s = now(self.model.device) - started
@@ -271,26 +281,29 @@ _STEPS: dict[str, Callable[..., torch.Tensor]] = {"autoregressive": _causal_step
 
 
 class _WarmUp:
-    """Passes shaped like the run's (a prompt of dummy tokens, then steps) to compile and warm the graph."""
+    """Passes shaped like the run's (a prompt of dummy tokens, then steps) to compile and warm the graph.
 
-    def __init__(self, model: adapter.Model, cache: StaticCache, prompt_tokens: int, canvas: int | None) -> None:
+    Autoregressive: besides the steps after the prompt, steps after a prompt that fills the sliding
+    window (`rolls_at`, when the cache is longer than it): there transformers' sliding layers start
+    to roll (another branch, another compiled variant), and a run on this cache may get that far."""
+
+    def __init__(
+        self, model: adapter.Model, cache: StaticCache, prompt_tokens: int, canvas: int | None, rolls_at: int | None
+    ) -> None:
         self.model, self.cache, self.prompt_tokens, self.canvas = model, cache, prompt_tokens, canvas
         self.device = model.device
+        self.fills = [prompt_tokens]
+        if rolls_at is not None and prompt_tokens < rolls_at:
+            self.fills.append(rolls_at)
 
     def step(self, compiled: Callable[..., torch.Tensor]) -> None:
+        if self.canvas is None:
+            for filled in self.fills:
+                self._decode_after(filled, compiled)
+            return
         _reset(self.cache)
         prompt = torch.zeros((1, self.prompt_tokens), dtype=torch.long, device=self.device)
         positions = torch.arange(self.prompt_tokens, device=self.device).unsqueeze(0)
-        if self.canvas is None:
-            adapter.causal_lm_logits(self.model, prompt, self.cache, positions, None)
-            # A token of its own, shaped and strided like the run's (a slice of the prompt has the
-            # prompt's strides, and dynamo would compile again at the run's first step, inside its time).
-            token = torch.zeros((1, 1), dtype=torch.long, device=self.device)
-            for seen in (self.prompt_tokens + 1, self.prompt_tokens + 2):
-                at = torch.tensor([[seen - 1]], device=self.device)
-                masks = adapter.causal_lm_masks(self.model, self.cache, at, seen)
-                compiled(self.model, token, self.cache, at, masks)
-            return
         attention = torch.ones((1, self.prompt_tokens), dtype=torch.bool, device=self.device)
         adapter.encode_prefix(self.model, prompt, attention, self.cache, positions.int())
         attention = torch.nn.functional.pad(attention, (0, self.canvas), value=True)
@@ -299,6 +312,18 @@ class _WarmUp:
         at = torch.arange(self.prompt_tokens, self.prompt_tokens + self.canvas, device=self.device).int().unsqueeze(0)
         logits = compiled(self.model, canvas, None, masks, self.cache, at)  # step 1 has no self-conditioning
         compiled(self.model, canvas, logits.clone(), masks, self.cache, at)
+
+    def _decode_after(self, filled: int, compiled: Callable[..., torch.Tensor]) -> None:
+        """A prompt of `filled` dummy tokens (eager), then two decode steps through `compiled`."""
+        _reset(self.cache)
+        prompt = torch.zeros((1, filled), dtype=torch.long, device=self.device)
+        adapter.causal_lm_logits(self.model, prompt, self.cache, torch.arange(filled, device=self.device).unsqueeze(0))
+        # A token of its own, shaped and strided like the run's (a slice of the prompt has the
+        # prompt's strides, and dynamo would compile again at the run's first step, inside its time).
+        token = torch.zeros((1, 1), dtype=torch.long, device=self.device)
+        for seen in (filled + 1, filled + 2):
+            at = torch.tensor([[seen - 1]], device=self.device)
+            compiled(self.model, token, self.cache, at, adapter.causal_lm_masks(self.model, self.cache, at, seen))
 
 
 class _KnownFailure(Exception):
