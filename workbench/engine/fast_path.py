@@ -7,14 +7,16 @@ transformers' own static-cache generation and gpt-fast do. Only the model call i
 choice, the sampler, the trace and the clocks stay eager, in the loops, so they read the same with
 the fast path on or off.
 
-`FastPath` (one per handle) keeps what is worth keeping between runs: the compiled forwards and
-the static caches, keyed by shape (cache length, canvas length) and torch's thread count, and which fallbacks it has warned
-about. `FastPath.start()` prepares one run before its clock starts: it compiles and warms up the
-shapes the run will use, timing both (`FastPathReport.compile_s`, `warmup_s`, reported in the
-result's telemetry and never inside tokens/s). When compiling is not possible (an unsupported
-device or dtype, no C++ compiler for inductor, a run longer than the model's sliding window, a
-compile error, another run holding the handle's cache) the run goes eager, the reason is recorded
-in the result, and a `FastPathFallback` warning says so once per handle and reason.
+`FastPath` (one per handle) keeps what is worth keeping between runs: the compiled forwards
+(keyed by cache length, canvas length and torch's thread count), the static caches, and which
+fallbacks it has warned about. `FastPath.start()` prepares one run before its clock starts: it
+compiles and warms up every variant the run's steps will take, timing both
+(`FastPathReport.compile_s`, `warmup_s`, reported in the result's telemetry and never inside
+tokens/s); a step that still compiles mid-run is noted in the report. When compiling is not
+possible (an unsupported device or dtype, no C++ compiler for inductor, a diffusion run longer
+than the model's sliding window, a compile error, another run holding the handle's cache) the run
+goes eager, the reason is recorded in the result, and a `FastPathFallback` warning says so once
+per handle and reason.
 
 Left out: compiling the sampler and the prefill (both run once per canvas or per run, at changing
 shapes), dynamic-shape graphs, batching.
