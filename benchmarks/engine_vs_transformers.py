@@ -59,9 +59,8 @@ class Side:
     setup_s: float | None = None  # first call (compiling sides: compile + warm-up), timed alone
     compile_s: float | None = None
     trace_share: list[float] = field(default_factory=list)
-    first_differences: list[int] = field(
-        default_factory=list
-    )  # index of the first token unlike eager's, per run that differs
+    # index of the first token unlike eager's, per run that differs
+    first_differences: list[int] = field(default_factory=list)
     unsupported: str | None = None
 
 
@@ -257,9 +256,7 @@ def report(kind: str, name: str, sides: list[Side], works: dict[str, Work], pair
     table["logits_passes"] = {n: w.logits_passes for n, w in works.items()}
     table["sides"] = []
     print(f"\n{kind} {name}: logits passes per run " + ", ".join(f"{n} {w.logits_passes}" for n, w in works.items()))
-    print(
-        f"  canvas {next(iter(works.values())).canvas or '-'}, {next(iter(works.values())).tokens} new tokens per run"
-    )
+    print(f"  canvas {first.canvas or '-'}, {first.tokens} new tokens per run")
     print(
         f"  {'side':<30}{'tok/s (median)':>15}{'x transformers [95% CI]':>30}{'first call s':>14}{'compile s':>11}{'differs':>9}"
     )
@@ -356,8 +353,9 @@ def main(argv: list[str] | None = None) -> None:
             "machine": machine(),
             "other_processes_cpus": round(others / elapsed, 2),
             "elapsed_s": round(elapsed),
+            "torch": torch.__version__,
+            "device": args.device,
         }
-        conditions |= {"torch": torch.__version__, "device": args.device}
         with open(args.json, "w") as out:
             json.dump({"conditions": conditions, "tables": tables}, out, indent=1)
 

@@ -31,6 +31,8 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 
 import torch
 
@@ -112,9 +114,16 @@ def ar_step_s(model, prompt: int, layers: int, repeats: int, device, built: int 
     return timed(lambda: adapter.causal_lm_logits(model, token, cache), repeats, device)
 
 
-def full_depth(one: float, two: float) -> tuple[float, float]:
+def full_depth_step(
+    step_s: Callable[[int], float], timed_directly: bool
+) -> tuple[float, float | None, float | None, float | None]:
+    """(step at full depth, 1-layer, 2-layer, per-layer time): `step_s(layers)` at all 30 layers
+    when they are built (the last three None), else extrapolated from 1 and 2 layers."""
+    if timed_directly:
+        return step_s(FULL_DEPTH), None, None, None
+    one, two = step_s(1), step_s(2)
     per_layer = max(two - one, 0.0)
-    return one - per_layer + 30 * per_layer, per_layer
+    return one - per_layer + FULL_DEPTH * per_layer, one, two, per_layer
 
 
 def roofline_share(hardware: str | None, positions: int, step_s: float, device) -> tuple[float | None, str]:
@@ -142,16 +151,10 @@ def main() -> None:
     rows: list[dict] = []
     dg = build("diffusiongemma-26b-a4b", device, built)
     for canvas in canvases:
-        if args.full_depth:
-            step, one, two, per_layer = (
-                diffusion_step_s(dg, args.prompt_tokens, canvas, built, repeats, device, built),
-                None,
-                None,
-                None,
-            )
-        else:
-            one, two = (diffusion_step_s(dg, args.prompt_tokens, canvas, k, repeats, device) for k in (1, 2))
-            step, per_layer = full_depth(one, two)
+        step, one, two, per_layer = full_depth_step(
+            partial(diffusion_step_s, dg, args.prompt_tokens, canvas, repeats=repeats, device=device, built=built),
+            args.full_depth,
+        )
         share, why = roofline_share(args.hardware, canvas, step, device)
         implied = canvas / (MEAN_STEPS_PER_CANVAS * step)
         rows.append(_row("DiffusionGemma denoising step", canvas, step, one, two, per_layer, share, why, implied))
@@ -164,11 +167,9 @@ def main() -> None:
     if device.type == "cuda":
         torch.cuda.empty_cache()
     ar = build("gemma-4-26b-a4b", device, built)
-    if args.full_depth:
-        step, one, two, per_layer = ar_step_s(ar, args.prompt_tokens, built, repeats, device, built), None, None, None
-    else:
-        one, two = (ar_step_s(ar, args.prompt_tokens, k, repeats, device) for k in (1, 2))
-        step, per_layer = full_depth(one, two)
+    step, one, two, per_layer = full_depth_step(
+        partial(ar_step_s, ar, args.prompt_tokens, repeats=repeats, device=device, built=built), args.full_depth
+    )
     share, why = roofline_share(args.hardware, 1, step, device)
     rows.append(_row("Gemma 4 autoregressive decode", 1, step, one, two, per_layer, share, why, 1 / step))
     print(
@@ -176,8 +177,9 @@ def main() -> None:
         f"{1 / step:8.1f} tokens/s, roofline fraction {share if share is None else f'{share:.1%}'} ({why})"
     )
     if args.json:
-        meta = {"device": str(device), "name": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}
-        meta |= {
+        meta = {
+            "device": str(device),
+            "name": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "torch": torch.__version__,
             "layers_built": built,
             "repeats": repeats,
