@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
+    if args.prompt_tokens < 1:
+        parser.error(f"--prompt-tokens={args.prompt_tokens}: must be at least 1 (the cached context before the step)")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     canvases, repeats = ([16, 32, 64], 2) if args.small else ([16, 32, 64, 128, 256], 5)
     built = FULL_DEPTH if args.full_depth else LAYERS_BUILT

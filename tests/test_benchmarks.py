@@ -77,3 +77,21 @@ def test_the_gpu_check_runs_on_a_cpu_and_reports_energy_as_missing(tmp_path):
         # No GPU: every energy figure is missing with its reason, never a zero.
         assert row["gpu_energy_j"] is None and row["joules_per_token"] is None and row["gpu_energy_missing"]
     assert [row["canvas"] for row in found["step_latency_by_canvas"]] == [16]
+
+
+@pytest.mark.parametrize(
+    "script, arguments, named",
+    [
+        ("gpu_check.py", ["--device", "cpu", "--hidden", "100"], "--hidden=100: must be a multiple of 256"),
+        ("gpu_check.py", ["--device", "cpu", "--layers", "0"], "--layers=0: must be at least 1"),
+        ("gpu_check.py", ["--device", "cpu", "--window-s", "0"], "--window-s=0.0: must be above 0 seconds"),
+        ("gpu_check.py", ["--canvases", "0,x"], "'0,x': comma-separated whole numbers from 1 to 8192"),
+        ("realistic_shapes.py", ["--prompt-tokens", "0"], "--prompt-tokens=0: must be at least 1"),
+    ],
+)
+def test_the_gpu_scripts_refuse_bad_input_by_name(script, arguments, named):
+    # Refused before any model is built (on a GPU, before device time is spent).
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / script), *arguments], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2 and named in run.stderr, run.stderr[-1000:]
