@@ -7,12 +7,19 @@ tests exercise `workbench.load()` on a folder exactly as users load their own ch
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 import torch
 
 from workbench.tiny.tokenizer import build_word_tokenizer
+
+# Started in the background of a shell without job control (`pytest &` in a script), a process
+# inherits SIGINT ignored, Python then installs no KeyboardInterrupt handler, and so do the CLI
+# processes the Ctrl-C tests start. Those tests interrupt on purpose: give them Python's handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 WORDS = (
     "once upon a time , there was cat dog named lisa tom . she he liked to play in the garden park "
